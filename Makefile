@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# This Makefile has two readers. Inside the kernel tree (this directory is
+# drivers/clocksource/xen/), Kbuild reads the first half. From a checkout of
+# the repository, `make run`, `make check` and `make bench` drive the harness
+# in scripts/, which builds a kernel around this directory and boots it as a
+# Xen guest under QEMU.
+
+ifneq ($(KBUILD_EXTMOD)$(obj),)
+
+obj-$(CONFIG_XEN_CLOCK_RUST) += xen_clock.o
+
+else
+
+.PHONY: all setup kernel run check bench host-test clean-results help
+
+all: help
+
+help:
+	@echo "make run        build everything, boot Xen, start a domU with the driver, show what it did"
+	@echo "make check      everything 'run' prepares, plus all tests; ends with 'N passed, N failed'"
+	@echo "make setup      install host packages, toolchain and pinned downloads only"
+	@echo "make kernel     set up and build the kernel with the driver only"
+	@echo "make host-test  the driver's arithmetic, tested on the host with cargo"
+
+setup:
+	@bash scripts/setup-host.sh
+
+kernel: setup
+	@bash scripts/build-kernel.sh
+
+run:
+	@bash scripts/harness.sh run
+
+check:
+	@bash scripts/harness.sh check
+
+bench:
+	@bash scripts/harness.sh bench
+
+host-test:
+	@bash scripts/host-test.sh
+
+clean-results:
+	rm -rf results
+
+endif

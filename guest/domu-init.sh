@@ -1,0 +1,31 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the domU under test (busybox). Runs the plan named in /plan.txt and
+# prints it as TAP: the plan line first, one result line per test, program
+# output as "# " diagnostics, and a fixed end marker the host looks for.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/xc
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug
+mkdir -p /dev/mqueue && mount -t mqueue mqueue /dev/mqueue
+# Warnings and worse still reach the console; the rest stays in dmesg.
+echo 5 >/proc/sys/kernel/printk
+
+. /xc/tests.sh
+
+tests=$(grep -v '^#' /plan.txt)
+n=$(echo $tests | wc -w)
+echo "xc-domU: $(uname -r), $(nproc) CPUs, cmdline: $(cat /proc/cmdline)"
+echo "TAP version 13"
+echo "1..$n"
+i=0
+for t in $tests; do
+	i=$((i + 1))
+	run_test "$i" "$t"
+done
+echo "# xen-clock: end of plan"
+poweroff -f

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# boot.sh INITRD LOGDIR: boot Xen under QEMU (TCG) with Debian's dom0 and the
+# given dom0 initrd, which creates the domU. The whole serial console goes to
+# LOGDIR/console.log and is split into xen.log, dom0.log and domu.log.
+# Progress (dom0 stages, the domU's TAP results) is shown as it happens.
+# QEMU is killed after BOOT_TIMEOUT seconds (default: DOMU_TIMEOUT + 240);
+# exit status 0 when QEMU powered off by itself, 124 on timeout.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+initrd=$1
+logdir=$2
+D0=$CACHE/dom0
+limit=${BOOT_TIMEOUT:-$((${DOMU_TIMEOUT:-900} + 240))}
+mkdir -p "$logdir"
+console=$logdir/console.log
+: >"$console"
+
+stage "booting Xen + dom0 + domU under QEMU TCG (limit $limit s)"
+t0=$(date +%s)
+timeout -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 3G -smp 2 \
+	-display none -monitor none -no-reboot -serial "file:$console" \
+	-kernel "$D0/xen" \
+	-append "console=com1 com1=115200,8n1 dom0_mem=1800M,max:1800M loglvl=all guest_loglvl=all" \
+	-initrd "$D0/vmlinuz console=hvc0 earlyprintk=xen panic=-1 loglevel=4,$initrd" \
+	</dev/null >"$logdir/qemu.log" 2>&1 &
+qpid=$!
+
+# Show progress: dom0's own stage lines and the domU's results, with the
+# time since QEMU started.
+tail -n +1 -F --pid=$qpid "$console" 2>/dev/null | tr -d '\r' |
+	while IFS= read -r l; do
+		case "$l" in
+		xc-dom0:* | "domU| xc-domU:"* | "domU| ok "* | "domU| not ok "* | \
+		"domU| # xen-clock: end"* | *"Kernel panic"*)
+			printf '    [%4ss] %s\n' "$(($(date +%s) - t0))" "$l"
+			;;
+		esac
+	done &
+shower=$!
+
+rc=0
+wait $qpid || rc=$?
+wait $shower 2>/dev/null || true
+
+tr -d '\r' <"$console" >"$console.tmp" && mv "$console.tmp" "$console"
+grep '^domU| ' "$console" | sed 's/^domU| //' >"$logdir/domu.log" || true
+grep '^(XEN)' "$console" >"$logdir/xen.log" || true
+grep -v '^domU| \|^(XEN)' "$console" >"$logdir/dom0.log" || true
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	note "QEMU killed after $limit s"
+	rc=124
+elif [ "$rc" != 0 ]; then
+	note "QEMU exited with status $rc: $(tail -3 "$logdir/qemu.log")"
+fi
+note "QEMU ran $(($(date +%s) - t0)) s; logs in $logdir"
+exit "$rc"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build-guest.sh PLAN OUTDIR: pack the domU under test and hand it to dom0.
+#  - the domU initramfs: busybox, the driver module, the selftest programs,
+#    /init and the test plan guest/plans/PLAN.txt;
+#  - a small overlay cpio for dom0 (/xc: domU kernel, initramfs, xl config,
+#    time limit), appended to the cached dom0 rootfs cpio: the kernel
+#    unpacks concatenated archives in order, so dom0's big archive is never
+#    rebuilt for a new driver.
+# Settings from the environment: DOMU_VCPUS (2), DOMU_MEMORY (512),
+# DOMU_TIMEOUT (900 s), DOMU_EXTRA (guest command line additions),
+# XC_SABOTAGE=corrupt-ko (truncate the module on purpose, to see the
+# tests fail).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+plan=$1
+out=$2
+planfile="$REPO/guest/plans/$plan.txt"
+[ -f "$planfile" ] || die "no plan $planfile"
+
+stage "guest initramfs (plan: $plan)"
+g=$(mktemp -d)
+trap 'rm -rf "$g"' EXIT
+mkdir -p "$g/domu/bin" "$g/domu/xc/ksft" "$g/domu/proc" "$g/domu/sys" "$g/domu/dev" \
+	"$g/domu/tmp" "$g/dom0/xc"
+cp /bin/busybox "$g/domu/bin/busybox"
+install -m 0755 "$REPO/guest/domu-init.sh" "$g/domu/init"
+cp "$REPO/guest/tests.sh" "$g/domu/xc/"
+cp "$planfile" "$g/domu/plan.txt"
+cp "$CACHE"/selftests/* "$g/domu/xc/ksft/" 2>/dev/null
+rm -f "$g/domu/xc/ksft/build.log"
+ko="$KOUT/drivers/clocksource/xen/xen_clock.ko"
+[ -f "$ko" ] || die "$ko missing: is CONFIG_XEN_CLOCK_RUST=m?"
+cp "$ko" "$g/domu/xc/"
+if [ "${XC_SABOTAGE:-}" = corrupt-ko ]; then
+	note "XC_SABOTAGE=corrupt-ko: truncating xen_clock.ko to 4 KiB"
+	truncate -s 4096 "$g/domu/xc/xen_clock.ko"
+fi
+(cd "$g/domu" && find . | cpio -o -H newc --quiet | gzip -1) >"$g/dom0/xc/initramfs.cpio.gz"
+cp "$KOUT/arch/x86/boot/bzImage" "$g/dom0/xc/bzImage"
+
+cat >"$g/dom0/xc/domu.cfg" <<CFG
+name = "xcdomu"
+type = "pv"
+kernel = "/xc/bzImage"
+ramdisk = "/xc/initramfs.cpio.gz"
+extra = "console=hvc0 panic=-1 loglevel=7 ${DOMU_EXTRA:-}"
+memory = ${DOMU_MEMORY:-512}
+vcpus = ${DOMU_VCPUS:-2}
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+CFG
+cat >"$g/dom0/xc/params" <<P
+DOMU_TIMEOUT=${DOMU_TIMEOUT:-900}
+DOMU_VCPUS=${DOMU_VCPUS:-2}
+DOMU_MEMORY=${DOMU_MEMORY:-512}
+P
+mkdir -p "$out"
+(cd "$g/dom0" && find . | cpio -o -H newc --quiet) >"$out/overlay.cpio"
+cat "$CACHE/dom0/rootfs.cpio" "$out/overlay.cpio" >"$out/dom0-initrd.cpio"
+rm -f "$out/overlay.cpio"
+note "domU: $(du -k "$g/dom0/xc/initramfs.cpio.gz" | cut -f1) KiB initramfs, $(wc -l <"$planfile") plan lines; dom0 initrd $(du -m "$out/dom0-initrd.cpio" | cut -f1) MB"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the kernel's timer selftests (tools/testing/selftests/timers) of the
+# same tree, statically, for the busybox guest.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PROGS=(posix_timers nanosleep nsleep-lat set-timer-lat mqueue-lat inconsistency-check
+       raw_skew threadtest clocksource-switch)
+OUT=$CACHE/selftests
+
+stage "kselftest timer programs"
+key="$LINUX_SOURCE_VER ${PROGS[*]}"
+if stamp_ok selftests "$key" && [ -x "$OUT/${PROGS[-1]}" ]; then
+	note "cached: ${PROGS[*]}"
+	exit 0
+fi
+rm -rf "$OUT"
+mkdir -p "$OUT"
+make -s -C "$KSRC/tools/testing/selftests/timers" OUTPUT="$OUT" CC=gcc \
+	CFLAGS="-O2 -static -Wall -I$KSRC/tools/testing/selftests -I$KOUT/usr/include" \
+	LDLIBS="-lrt -lpthread -lm" "${PROGS[@]/#/$OUT/}" >"$OUT/build.log" 2>&1 ||
+	{ tail -20 "$OUT/build.log"; die "selftest build failed"; }
+for p in "${PROGS[@]}"; do
+	[ -x "$OUT/$p" ] || die "selftest $p was not built (log: $OUT/build.log)"
+done
+note "built: ${PROGS[*]}"
+stamp_set selftests "$key"

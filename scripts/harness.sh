@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# harness.sh run|check: the two commands of the README.
+#   run    set up, build, boot Xen with a domU that loads the driver, show
+#          what the guest saw.
+#   check  the same preparation, then the host tests and the guest's test
+#          plan; ends with "N passed, N failed" and fails on any failure.
+# Logs of every run stay in results/<mode>-<time>/ (results/latest points
+# at the newest).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mode=${1:?usage: harness.sh run|check}
+case "$mode" in
+run) plan=run; : "${DOMU_TIMEOUT:=300}" ;;
+check) plan=check; : "${DOMU_TIMEOUT:=900}" ;;
+*) die "unknown mode $mode" ;;
+esac
+export DOMU_TIMEOUT
+out=$RESULTS/$mode-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+ln -sfn "$(basename "$out")" "$RESULTS/latest"
+
+report_args=(--plan "$REPO/guest/plans/$plan.txt")
+if [ "$mode" = check ]; then
+	# The driver's arithmetic is tested on the host before any kernel is built.
+	stage "host tests"
+	hs=0
+	RESULTS=$out bash "$REPO/scripts/host-test.sh" >"$out/host-test.log" 2>&1 || hs=$?
+	grep -E '^test result:|panicked|error(\[|:)' "$out/host-test.log" | sed 's/^/    /' || true
+	python3 "$REPO/scripts/test_report.py" >>"$out/host-test.log" 2>&1 || hs=$?
+	grep '^test result:' "$out/host-test.log" | tail -1 | sed 's/^/    report parser: /'
+	report_args+=(--cargo-log "$out/host-test.log" --cargo-status "$hs")
+fi
+
+if [ "$(id -u)" = 0 ]; then
+	bash "$REPO/scripts/setup-host.sh"
+else
+	note "not root: skipping host set-up, assuming it was done"
+fi
+bash "$REPO/scripts/build-kernel.sh"
+bash "$REPO/scripts/build-selftests.sh"
+bash "$REPO/scripts/build-dom0.sh"
+bash "$REPO/scripts/build-guest.sh" "$plan" "$CACHE/boot"
+
+qs=0
+bash "$REPO/scripts/boot.sh" "$CACHE/boot/dom0-initrd.cpio" "$out" || qs=$?
+
+if [ "$mode" = run ]; then
+	stage "what the guest saw"
+	sed -n '/^xc-domU:/,/^# xen-clock: end of plan/p' "$out/domu.log" | sed 's/^/    /'
+fi
+stage "results ($out)"
+python3 "$REPO/scripts/report.py" "${report_args[@]}" --domu "$out/domu.log" \
+	--console "$out/console.log" --qemu-status "$qs" | tee "$out/summary.txt"
+exit "${PIPESTATUS[0]}"

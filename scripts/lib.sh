@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings and helpers of the xen-clock harness; sourced, not run.
+
+# Pinned versions. When the mirror drops one, setup-host.sh names the one it has.
+LINUX_SOURCE_PKG=linux-source-7.3
+LINUX_SOURCE_VER=7.3.4-1~bpo13+1
+XEN_HV_PKG=xen-hypervisor-4.20-amd64
+XEN_VER=4.20.4+63-g7abfd2bce2-0+deb13u1
+DOM0_KERNEL_PKG=linux-image-6.12.117+deb13-amd64
+DOM0_KERNEL_VER=6.12.117-1
+RUST_VER=1.95.0
+BINDGEN_VER=0.72.1
+LLVM_SUFFIX=-19
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${XEN_CLOCK_CACHE:-$HOME/.cache/xen-clock}
+DL=$CACHE/downloads
+KSRC=$CACHE/linux-7.3
+KOUT=$CACHE/build
+RESULTS=${RESULTS:-$REPO/results}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+XC_T0=${XC_T0:-$(date +%s)}
+export XC_T0
+
+# stage NAME: announce a stage with the time elapsed since the run started.
+stage() {
+	local now
+	now=$(date +%s)
+	printf '\n==> [%4ss] %s\n' "$((now - XC_T0))" "$*"
+}
+
+note() { printf '    %s\n' "$*"; }
+
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+# stamp_ok NAME KEY: true when stage NAME was completed with the same KEY.
+stamp_ok() { [ -f "$CACHE/stamps/$1" ] && [ "$(cat "$CACHE/stamps/$1")" = "$2" ]; }
+stamp_set() { mkdir -p "$CACHE/stamps"; printf '%s' "$2" >"$CACHE/stamps/$1"; }

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn one harness run into a verdict.
+
+Reads the domU's TAP (domu.log), the whole console, QEMU's exit status and
+the host tests' cargo output, prints every result and, for a guest that did
+not finish (panic, hang, timeout, no end marker), the last 50 console lines.
+Tests the plan names but the guest never reported count as failed. Ends with
+the line "N passed, N failed[, N skipped]"; exits 1 on any failure.
+"""
+import argparse
+import re
+import sys
+
+END_MARKER = "# xen-clock: end of plan"
+RESULT = re.compile(r"^(ok|not ok) (\d+) - (\S+)(?: # (.*))?$")
+CARGO = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
+
+
+def parse_tap(lines, plan):
+    """Return (results, problems): results maps test name -> (status, note)."""
+    results = {}
+    problems = []
+    diag = []
+    declared = None
+    for line in lines:
+        m = RESULT.match(line)
+        if m:
+            ok, _, name, directive = m.groups()
+            directive = directive or ""
+            if ok == "ok" and directive.startswith("SKIP"):
+                results[name] = ("skip", directive[4:].strip())
+            elif ok == "ok":
+                results[name] = ("pass", directive)
+            else:
+                results[name] = ("fail", "\n".join(diag[-40:]))
+            diag = []
+        elif line.startswith("1.."):
+            declared = int(line[3:] or 0)
+        elif line.startswith("#"):
+            diag.append(line)
+    if declared is None:
+        problems.append("the guest printed no TAP plan line")
+    elif declared != len(plan):
+        problems.append(f"the guest planned {declared} tests, the host plan has {len(plan)}")
+    if END_MARKER not in lines:
+        problems.append("the guest never printed its end marker")
+    for name in plan:
+        if name not in results:
+            results[name] = ("fail", "no result: the guest never reported this test")
+    for name in list(results):
+        if name not in plan:
+            problems.append(f"the guest reported a test the plan does not name: {name}")
+    return results, problems
+
+
+def parse_cargo(lines, status):
+    passed = failed = 0
+    seen = False
+    for line in lines:
+        m = CARGO.match(line.strip())
+        if m:
+            seen = True
+            passed += int(m.group(1))
+            failed += int(m.group(2))
+    if status != 0 and failed == 0:
+        failed = 1  # did not build, or crashed before reporting
+    if not seen and status == 0:
+        failed += 1  # a run that reports nothing is not a pass
+    return passed, failed
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plan", required=True)
+    ap.add_argument("--domu")
+    ap.add_argument("--console")
+    ap.add_argument("--qemu-status", type=int, default=0)
+    ap.add_argument("--cargo-log")
+    ap.add_argument("--cargo-status", type=int, default=0)
+    a = ap.parse_args()
+
+    plan = [l.strip() for l in read(a.plan) if l.strip() and not l.startswith("#")]
+    passed = failed = skipped = 0
+    out = []
+    if a.cargo_log is not None:
+        p, f = parse_cargo(read(a.cargo_log), a.cargo_status)
+        out.append(f"host tests (cargo): {p} passed, {f} failed")
+        passed += p
+        failed += f
+
+    if a.domu is not None:
+        domu = read(a.domu)
+        console = read(a.console) if a.console else domu
+        results, problems = parse_tap(domu, plan)
+        if a.qemu_status == 124:
+            problems.append("QEMU was killed at its time limit")
+        elif a.qemu_status != 0:
+            problems.append(f"QEMU exited with status {a.qemu_status}")
+        if any("Kernel panic" in l for l in domu):
+            problems.append("the domU kernel panicked")
+        if any(l.startswith("xc-dom0: domU timed out") for l in console):
+            problems.append("dom0 stopped the domU at its time limit")
+        for name in plan:
+            status, note = results[name]
+            if status == "pass":
+                out.append(f"  PASS {name} {note}".rstrip())
+                passed += 1
+            elif status == "skip":
+                out.append(f"  SKIP {name}: {note}")
+                skipped += 1
+            else:
+                out.append(f"  FAIL {name}")
+                out.extend("       " + l for l in note.splitlines())
+                failed += 1
+        if problems:
+            failed += 1
+            out.append("guest run FAILED: " + "; ".join(problems))
+            out.append("last 50 console lines:")
+            out.extend("  | " + l for l in console[-50:])
+    print("\n".join(out))
+    line = f"{passed} passed, {failed} failed"
+    if skipped:
+        line += f", {skipped} skipped"
+    print(line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

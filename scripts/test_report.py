@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of report.py: a guest that fails in any way must never count as a pass."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+PLAN = ["module_insmod", "module_rmmod", "ksft_nanosleep"]
+GOOD = [
+    "xc-domU: 7.3.4",
+    "TAP version 13",
+    "1..3",
+    "ok 1 - module_insmod # time=0.1s",
+    "# output of rmmod",
+    "ok 2 - module_rmmod # time=0.1s",
+    "ok 3 - ksft_nanosleep # SKIP nanosleep reported KSFT_SKIP",
+    report.END_MARKER,
+]
+
+
+class TapTest(unittest.TestCase):
+    def test_all_pass(self):
+        results, problems = report.parse_tap(GOOD, PLAN)
+        self.assertEqual(problems, [])
+        self.assertEqual(results["module_insmod"][0], "pass")
+        self.assertEqual(results["ksft_nanosleep"][0], "skip")
+
+    def test_not_ok_is_a_failure_with_its_output(self):
+        lines = list(GOOD)
+        lines[3] = "# insmod: can't insert '/xc/xen_clock.ko': invalid module format"
+        lines.insert(4, "not ok 1 - module_insmod # exit=1 time=0.0s")
+        results, _ = report.parse_tap(lines, PLAN)
+        self.assertEqual(results["module_insmod"][0], "fail")
+        self.assertIn("invalid module format", results["module_insmod"][1])
+
+    def test_hang_without_end_marker(self):
+        results, problems = report.parse_tap(GOOD[:4], PLAN)
+        self.assertIn("the guest never printed its end marker", problems)
+        self.assertEqual(results["module_rmmod"][0], "fail")
+        self.assertEqual(results["ksft_nanosleep"][0], "fail")
+
+    def test_no_output_at_all(self):
+        results, problems = report.parse_tap([], PLAN)
+        self.assertEqual(len(problems), 2)
+        self.assertTrue(all(r[0] == "fail" for r in results.values()))
+
+    def test_plan_mismatch(self):
+        lines = [l if l != "1..3" else "1..2" for l in GOOD]
+        _, problems = report.parse_tap(lines, PLAN)
+        self.assertTrue(any("planned 2" in p for p in problems))
+
+    def test_unknown_test(self):
+        lines = GOOD[:-1] + ["ok 4 - surprise", report.END_MARKER]
+        _, problems = report.parse_tap(lines, PLAN)
+        self.assertTrue(any("surprise" in p for p in problems))
+
+
+class CargoTest(unittest.TestCase):
+    def test_sums_binaries(self):
+        lines = ["test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured",
+                 "test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured"]
+        self.assertEqual(report.parse_cargo(lines, 101), (7, 1))
+
+    def test_build_failure(self):
+        self.assertEqual(report.parse_cargo(["error[E0425]: cannot find value"], 101), (0, 1))
+
+    def test_silence_is_not_success(self):
+        self.assertEqual(report.parse_cargo([], 0), (0, 1))
+
+
+if __name__ == "__main__":
+    r = unittest.TextTestRunner(verbosity=2).run(
+        unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
+    bad = len(r.failures) + len(r.errors)
+    print(f"test result: {'ok' if bad == 0 else 'FAILED'}. {r.testsRun - bad} passed; "
+          f"{bad} failed; 0 ignored (report parser)")
+    sys.exit(1 if bad else 0)
