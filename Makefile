@@ -19,6 +19,7 @@ all: help
 help:
 	@echo "make run        build everything, boot Xen, start a domU with the driver, show what it did"
 	@echo "make check      everything 'run' prepares, plus all tests; ends with 'N passed, N failed'"
+	@echo "make bench      read cost of xen-rs against the C xen clocksource, from one boot"
 	@echo "make setup      install host packages, toolchain and pinned downloads only"
 	@echo "make kernel     set up and build the kernel with the driver only"
 	@echo "make host-test  the driver's arithmetic, tested on the host with cargo"

@@ -30,8 +30,10 @@ qpid=$!
 
 # Show progress: dom0's own stage lines and the domU's results, with the
 # time since QEMU started.
-tail -n +1 -F --pid=$qpid "$console" 2>/dev/null | tr -d '\r' |
+# (No filter between tail and the loop: a pipe would buffer the lines.)
+tail -n +1 -F --pid=$qpid "$console" 2>/dev/null |
 	while IFS= read -r l; do
+		l=${l%$'\r'}
 		case "$l" in
 		xc-dom0:* | "domU| xc-domU:"* | "domU| ok "* | "domU| not ok "* | \
 		"domU| # xen-clock: end"* | *"Kernel panic"*)

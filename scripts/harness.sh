@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# harness.sh run|check: the two commands of the README.
+# harness.sh run|check|bench: the commands of the README.
 #   run    set up, build, boot Xen with a domU that loads the driver, show
 #          what the guest saw.
 #   check  the same preparation, then the host tests and the guest's test
 #          plan; ends with "N passed, N failed" and fails on any failure.
+#   bench  the read cost of xen-rs against the C xen clocksource, per CPU,
+#          kept in results/bench-<time>.txt.
 # Logs of every run stay in results/<mode>-<time>/ (results/latest points
 # at the newest).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-mode=${1:?usage: harness.sh run|check}
+mode=${1:?usage: harness.sh run|check|bench}
 case "$mode" in
 run) plan=run; : "${DOMU_TIMEOUT:=300}" ;;
 check) plan=check; : "${DOMU_TIMEOUT:=900}" ;;
+bench) plan=bench; : "${DOMU_TIMEOUT:=600}" ;;
 *) die "unknown mode $mode" ;;
 esac
 export DOMU_TIMEOUT
@@ -40,6 +43,13 @@ else
 	note "not root: skipping host set-up, assuming it was done"
 fi
 bash "$REPO/scripts/build-kernel.sh"
+if [ "$mode" = check ]; then
+	stage "lint: rustfmt, clippy, rustdoc, checkpatch --strict"
+	ls=0
+	bash "$REPO/scripts/lint.sh" >"$out/lint.tap" 2>&1 || ls=$?
+	grep -E '^(not )?ok ' "$out/lint.tap" | sed 's/^/    /'
+	report_args+=(--lint "$out/lint.tap" --lint-status "$ls")
+fi
 bash "$REPO/scripts/build-selftests.sh"
 bash "$REPO/scripts/build-dom0.sh"
 bash "$REPO/scripts/build-guest.sh" "$plan" "$CACHE/boot"
@@ -50,6 +60,14 @@ bash "$REPO/scripts/boot.sh" "$CACHE/boot/dom0-initrd.cpio" "$out" || qs=$?
 if [ "$mode" = run ]; then
 	stage "what the guest saw"
 	sed -n '/^xc-domU:/,/^# xen-clock: end of plan/p' "$out/domu.log" | sed 's/^/    /'
+fi
+if [ "$mode" = bench ]; then
+	stage "benchmark"
+	{
+		echo "# xen-clock bench, $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$REPO" describe --always --dirty 2>/dev/null)"
+		echo "# one read of each clocksource, interleaved, interrupts off, TSC-timed; ns"
+		sed -n '/^ok [0-9]* - module_insmod/,/^ok [0-9]* - bench/p' "$out/domu.log" | sed -n 's/^# //p'
+	} | tee "$RESULTS/bench-$(date +%Y%m%d-%H%M%S).txt" | sed 's/^/    /'
 fi
 stage "results ($out)"
 python3 "$REPO/scripts/report.py" "${report_args[@]}" --domu "$out/domu.log" \

@@ -13,6 +13,8 @@ import re
 import sys
 
 END_MARKER = "# xen-clock: end of plan"
+# Kernel splats on the domU console (warnings and worse reach it whatever the log level).
+SPLAT = re.compile(r"WARNING:|BUG:|Oops|Call Trace|RCU stall|rcu_sched detected|UBSAN|KASAN|segfault at")
 RESULT = re.compile(r"^(ok|not ok) (\d+) - (\S+)(?: # (.*))?$")
 CARGO = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
 
@@ -54,6 +56,30 @@ def parse_tap(lines, plan):
     return results, problems
 
 
+def parse_host_tap(lines, status):
+    """A host-side TAP stream (scripts/lint.sh): (passed, failed, names of failures)."""
+    passed = failed = 0
+    bad = []
+    declared = None
+    for line in lines:
+        m = re.match(r"^(ok|not ok) \d+ - (.*)$", line)
+        if m:
+            if m.group(1) == "ok":
+                passed += 1
+            else:
+                failed += 1
+                bad.append(m.group(2))
+        elif line.startswith("1.."):
+            declared = int(line[3:] or 0)
+    if declared is None or declared != passed + failed:
+        failed += 1
+        bad.append(f"planned {declared} results, got {passed + failed}")
+    elif status != 0 and failed == 0:
+        failed += 1
+        bad.append(f"exit status {status}")
+    return passed, failed, bad
+
+
 def parse_cargo(lines, status):
     passed = failed = 0
     seen = False
@@ -86,6 +112,8 @@ def main():
     ap.add_argument("--qemu-status", type=int, default=0)
     ap.add_argument("--cargo-log")
     ap.add_argument("--cargo-status", type=int, default=0)
+    ap.add_argument("--lint")
+    ap.add_argument("--lint-status", type=int, default=0)
     a = ap.parse_args()
 
     plan = [l.strip() for l in read(a.plan) if l.strip() and not l.startswith("#")]
@@ -94,6 +122,16 @@ def main():
     if a.cargo_log is not None:
         p, f = parse_cargo(read(a.cargo_log), a.cargo_status)
         out.append(f"host tests (cargo): {p} passed, {f} failed")
+        passed += p
+        failed += f
+
+    if a.lint is not None:
+        lines = read(a.lint)
+        p, f, bad = parse_host_tap(lines, a.lint_status)
+        out.append(f"lint (rustfmt, clippy, rustdoc, checkpatch): {p} passed, {f} failed")
+        for name in bad:
+            out.append(f"  FAIL {name}")
+        out.extend("       " + l for l in lines if l.startswith("#") and bad)
         passed += p
         failed += f
 
@@ -107,6 +145,9 @@ def main():
             problems.append(f"QEMU exited with status {a.qemu_status}")
         if any("Kernel panic" in l for l in domu):
             problems.append("the domU kernel panicked")
+        splats = [l for l in domu if SPLAT.search(l) and not l.startswith("#")]
+        if splats:
+            problems.append("kernel warnings on the domU console: " + " | ".join(splats[:3]))
         if any(l.startswith("xc-dom0: domU timed out") for l in console):
             problems.append("dom0 stopped the domU at its time limit")
         for name in plan:

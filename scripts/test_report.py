@@ -58,6 +58,23 @@ class TapTest(unittest.TestCase):
         self.assertTrue(any("surprise" in p for p in problems))
 
 
+class SplatTest(unittest.TestCase):
+    def test_warning_on_console_is_caught(self):
+        self.assertTrue(report.SPLAT.search("[  12.3] WARNING: CPU: 1 PID: 0 at kernel/time/tick.c:42"))
+        self.assertTrue(report.SPLAT.search("[  36.1] exe[79]: segfault at 28c646a0 ip 4a4d02"))
+        self.assertFalse(report.SPLAT.search("[   3.7] clocksource: Switched to clocksource xen"))
+
+
+class HostTapTest(unittest.TestCase):
+    def test_counts(self):
+        lines = ["1..3", "ok 1 - rustfmt", "not ok 2 - clippy", "ok 3 - rustdoc"]
+        self.assertEqual(report.parse_host_tap(lines, 0), (2, 1, ["clippy"]))
+
+    def test_truncated_stream_fails(self):
+        p, f, _ = report.parse_host_tap(["1..4", "ok 1 - rustfmt"], 0)
+        self.assertEqual((p, f), (1, 1))
+
+
 class CargoTest(unittest.TestCase):
     def test_sums_binaries(self):
         lines = ["test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured",
