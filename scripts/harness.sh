@@ -8,6 +8,7 @@
 #          plan; ends with "N passed, N failed" and fails on any failure.
 #   bench  the read cost of xen-rs against the C xen clocksource, per CPU,
 #          kept in results/bench-<time>.txt.
+# PLAN=NAME runs guest/plans/NAME.txt instead of the mode's own plan.
 # Logs of every run stay in results/<mode>-<time>/ (results/latest points
 # at the newest).
 set -euo pipefail
@@ -20,6 +21,7 @@ check) plan=check; : "${DOMU_TIMEOUT:=900}" ;;
 bench) plan=bench; : "${DOMU_TIMEOUT:=600}" ;;
 *) die "unknown mode $mode" ;;
 esac
+plan=${PLAN:-$plan}
 export DOMU_TIMEOUT
 out=$RESULTS/$mode-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
