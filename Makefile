@@ -12,7 +12,7 @@ obj-$(CONFIG_XEN_CLOCK_RUST) += xen_clock.o
 
 else
 
-.PHONY: all setup kernel run check bench host-test clean-results help
+.PHONY: all setup kernel run check bench host-test series-check clean-results help
 
 all: help
 
@@ -23,6 +23,7 @@ help:
 	@echo "make setup      install host packages, toolchain and pinned downloads only"
 	@echo "make kernel     set up and build the kernel with the driver only"
 	@echo "make host-test  the driver's arithmetic, tested on the host with cargo"
+	@echo "make series-check  every prefix of patches/ builds (slow: about 15 minutes)"
 
 setup:
 	@bash scripts/setup-host.sh
@@ -41,6 +42,9 @@ bench:
 
 host-test:
 	@bash scripts/host-test.sh
+
+series-check: kernel
+	@bash scripts/check-series.sh
 
 clean-results:
 	rm -rf results

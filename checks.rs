@@ -9,7 +9,8 @@
 //!   the Rust value must lie within [`CROSSCHECK_SLACK_NS`] of the interval the two C reads span.
 //! - `monotonic`: [`MONOTONIC_READS`] Rust reads, each compared with the highest value any CPU
 //!   published before the read began; run it on every CPU at once.
-//! - `bench`: the cost of one read of each clocksource, measured with the TSC, interleaved.
+//! - `bench`: the cost of one read of each clocksource, measured with the TSC, interleaved
+//!   (alternating which goes first).
 
 use crate::{
     pvclock::{
@@ -128,8 +129,8 @@ fn show_monotonic(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 /// Bins of a read-cost histogram, each [`BIN_TICKS`] TSC ticks wide; slower reads go to the last.
-const BINS: usize = 16384;
-const BIN_TICKS: u64 = 2;
+const BINS: usize = 65536;
+const BIN_TICKS: u64 = 4;
 
 /// A histogram of read costs in TSC ticks: percentiles without storing or sorting samples.
 struct Histogram {
@@ -183,18 +184,28 @@ fn show_bench(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     };
     let scale = time.snapshot();
     drop(time);
-    for _ in 0..BENCH_SAMPLES {
+    for i in 0..BENCH_SAMPLES {
         let irq_off = local_interrupt_disable();
         let t0 = tsc();
         let t1 = tsc();
-        core::hint::black_box(c_xen_clocksource_read());
-        let t2 = tsc();
-        core::hint::black_box(xen_rs_read());
-        let t3 = tsc();
+        // Alternate which read goes first, so neither always runs right after the timing pair.
+        let (c_ticks, rs_ticks) = if i % 2 == 0 {
+            core::hint::black_box(c_xen_clocksource_read());
+            let t2 = tsc();
+            core::hint::black_box(xen_rs_read());
+            let t3 = tsc();
+            (t2.wrapping_sub(t1), t3.wrapping_sub(t2))
+        } else {
+            core::hint::black_box(xen_rs_read());
+            let t2 = tsc();
+            core::hint::black_box(c_xen_clocksource_read());
+            let t3 = tsc();
+            (t3.wrapping_sub(t2), t2.wrapping_sub(t1))
+        };
         drop(irq_off);
         empty.add(t1.wrapping_sub(t0));
-        c.add(t2.wrapping_sub(t1));
-        rs.add(t3.wrapping_sub(t2));
+        c.add(c_ticks);
+        rs.add(rs_ticks);
     }
     let ns = |ticks: u64| pvclock::scale_delta(ticks, scale.tsc_to_system_mul, scale.tsc_shift);
     let stats = |h: &Histogram| (h.percentile(500), h.percentile(990), h.max);

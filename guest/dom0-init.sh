@@ -48,9 +48,21 @@ tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r l; do printf 'domU| %s\n' 
 streamer=$!
 
 verdict="domU shut down"
+ended=""
 while xl domid xcdomu >/dev/null 2>&1; do
-	if [ $(($(date +%s) - t0)) -ge "$DOMU_TIMEOUT" ]; then
+	now=$(date +%s)
+	if [ $((now - t0)) -ge "$DOMU_TIMEOUT" ]; then
 		verdict="domU timed out after $DOMU_TIMEOUT s"
+		xl destroy xcdomu
+		break
+	fi
+	# A domU whose plan is over but that does not go away (under TCG its halt
+	# has been seen to hang once in a while) is destroyed after 30 s.
+	if [ -z "$ended" ] && grep -q '^# xen-clock: end of plan' "$log"; then
+		ended=$now
+	fi
+	if [ -n "$ended" ] && [ $((now - ended)) -ge 30 ]; then
+		verdict="domU finished its plan but did not power off in 30 s: destroyed"
 		xl destroy xcdomu
 		break
 	fi

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check-series.sh: every prefix of the patch series builds (the series is
+# bisectable). A separate tree in the cache gets the patches one at a time
+# and is rebuilt after each, with the guest config; the driver itself
+# (XEN_CLOCK_RUST) is built only once the whole series is in, since it
+# needs all of it. Prints TAP, one result per patch. Slow: about 15 minutes
+# cold on 2 cores, so it is `make series-check`, not part of `make check`.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+export RUSTUP_TOOLCHAIN=$RUST_VER
+
+S=$CACHE/series-check
+src=$S/linux-7.3
+out=$S/build
+deb=$(ls "$DL/${LINUX_SOURCE_PKG}_"*.deb | head -1)
+mapfile -t series < <(ls "$REPO"/patches/*.patch)
+
+stage "series check: ${#series[@]} patches, each built on its own"
+rm -rf "$src"
+mkdir -p "$S" "$out"
+dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$LINUX_SOURCE_PKG.tar.xz" | tar -xJ -C "$S"
+mv "$S/$LINUX_SOURCE_PKG" "$src"
+cp "$KOUT/.config" "$out/.config"
+
+echo "TAP version 13"
+echo "1..${#series[@]}"
+i=0
+for p in "${series[@]}"; do
+	i=$((i + 1))
+	name=$(basename "$p")
+	if ! patch -s -p1 -d "$src" <"$p"; then
+		echo "not ok $i - $name # does not apply"
+		continue
+	fi
+	if [ "$i" = 1 ]; then
+		# The directory the first patch hooks in is this repository.
+		ln -sfn "$REPO" "$src/drivers/clocksource/xen"
+	fi
+	val=n
+	[ "$i" = "${#series[@]}" ] && val=m
+	sed -i "s/^CONFIG_XEN_CLOCK_RUST=.*/CONFIG_XEN_CLOCK_RUST=$val/; s/^# CONFIG_XEN_CLOCK_RUST is not set/CONFIG_XEN_CLOCK_RUST=$val/" "$out/.config"
+	t=$(date +%s)
+	if make -s -C "$src" O="$out" LLVM="$LLVM_SUFFIX" olddefconfig >/dev/null &&
+		make -s -C "$src" O="$out" LLVM="$LLVM_SUFFIX" -j"${JOBS:-3}" bzImage modules >"$S/build-$i.log" 2>&1 &&
+		! grep -q '^warning\|^error' "$S/build-$i.log"; then
+		echo "ok $i - $name # XEN_CLOCK_RUST=$val, $(($(date +%s) - t)) s"
+	else
+		echo "not ok $i - $name # XEN_CLOCK_RUST=$val"
+		tail -20 "$S/build-$i.log" | sed 's/^/# /'
+	fi
+done
