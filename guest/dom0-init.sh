@@ -49,21 +49,29 @@ streamer=$!
 
 verdict="domU shut down"
 ended=""
-while xl domid xcdomu >/dev/null 2>&1; do
+# Every xl call is bounded: a stuck toolstack must not stall the loop.
+while :; do
+	timeout 20 xl domid xcdomu >/dev/null 2>&1
+	case $? in
+	0) ;;
+	124) say "xl domid did not answer in 20 s" ;;
+	*) break ;;
+	esac
 	now=$(date +%s)
 	if [ $((now - t0)) -ge "$DOMU_TIMEOUT" ]; then
 		verdict="domU timed out after $DOMU_TIMEOUT s"
-		xl destroy xcdomu
+		timeout 20 xl destroy xcdomu
 		break
 	fi
 	# A domU whose plan is over but that does not go away (under TCG its halt
 	# has been seen to hang once in a while) is destroyed after 30 s.
 	if [ -z "$ended" ] && grep -q '^# xen-clock: end of plan' "$log"; then
 		ended=$now
+		say "domU finished its plan: $(timeout 20 xl list xcdomu 2>&1 | tail -1)"
 	fi
 	if [ -n "$ended" ] && [ $((now - ended)) -ge 30 ]; then
 		verdict="domU finished its plan but did not power off in 30 s: destroyed"
-		xl destroy xcdomu
+		timeout 20 xl destroy xcdomu
 		break
 	fi
 	sleep 1

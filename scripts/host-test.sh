@@ -8,16 +8,13 @@
 # Exit status: cargo's.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${XEN_CLOCK_CACHE:-$HOME/.cache/xen-clock}
+. "$(dirname "$0")/lib.sh"
 export CARGO_TARGET_DIR=$CACHE/host-target
-export PATH="$HOME/.cargo/bin:$PATH"
 
-RESULTS=${RESULTS:-$REPO/results}
 mkdir -p "$RESULTS" "$CARGO_TARGET_DIR"
 
 set +e
-cargo +1.95.0 test --manifest-path "$REPO/host/Cargo.toml" -j2 "$@" 2>&1 |
+cargo +"$RUST_VER" test --manifest-path "$REPO/host/Cargo.toml" -j2 "$@" 2>&1 |
 	tee "$RESULTS/host-test.log"
 rc=${PIPESTATUS[0]}
 set -e
