@@ -97,7 +97,7 @@ impl ClocksourceOps for XenTime {
 
 #[pin_data(PinnedDrop)]
 struct XenClock {
-    // Dropped first: the debugfs files call into the clocksource's read.
+    // Dropped first, so that no check can be running while `xen-rs` is unregistered.
     #[pin]
     _checks: checks::Checks,
     #[pin]
