@@ -190,6 +190,22 @@ pub fn oneshot_deadline(xen_now: u64, delta_ns: u64) -> u64 {
     xen_now.saturating_add(delta_ns)
 }
 
+/// Ticks of a periodic timer emulated with one-shot deadlines, at Xen time `now`.
+///
+/// `next_due` is the Xen time at which the next tick is due, `period` the tick period (not
+/// zero). Returns how many ticks are due now (0 if `now` is before `next_due`, more than one if
+/// the vCPU did not run for a while) and when the tick after them is due. The schedule is
+/// absolute: `next_due` advances by whole periods, so late events do not shift later ticks
+/// and no error accumulates.
+#[inline]
+pub fn periodic_ticks(now: u64, next_due: u64, period: u64) -> (u64, u64) {
+    if now < next_due || period == 0 {
+        return (0, next_due);
+    }
+    let due = (now - next_due) / period + 1;
+    (due, next_due.saturating_add(due.saturating_mul(period)))
+}
+
 /// One known-answer case for [`scale_delta`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScaleVector {

@@ -13,6 +13,7 @@ mod tests {
     use crate::pvclock::{
         monotonic,
         oneshot_deadline,
+        periodic_ticks,
         read,
         scale_delta,
         time_at,
@@ -108,5 +109,13 @@ mod tests {
     fn deadline_saturates() {
         assert_eq!(oneshot_deadline(1_000, 500), 1_500);
         assert_eq!(oneshot_deadline(u64::MAX - 1, 500), u64::MAX);
+    }
+
+    #[test]
+    fn periodic_ticks_catch_up() {
+        assert_eq!(periodic_ticks(3_999, 4_000, 4_000), (0, 4_000));
+        assert_eq!(periodic_ticks(4_000, 4_000, 4_000), (1, 8_000));
+        assert_eq!(periodic_ticks(14_000, 4_000, 4_000), (3, 16_000));
+        assert_eq!(periodic_ticks(10, 5, 0), (0, 5));
     }
 }

@@ -2,17 +2,46 @@
 
 //! Safe Rust interfaces over the kernel's time keeping devices.
 //!
-//! [`Clocksource`] registers a `struct clocksource` whose callbacks are dispatched to a
-//! [`ClocksourceOps`] implementation. Together with the hypervisor layer (`xen_hv.rs`) this file
-//! holds all of the driver's `unsafe` code: the rest of the driver is safe Rust.
+//! - [`Clocksource`] registers a `struct clocksource` whose callbacks are dispatched to a
+//!   [`ClocksourceOps`] implementation.
+//! - [`PerCpuClockEvents`] holds one `struct clock_event_device` per CPU whose callbacks are
+//!   dispatched to a [`ClockEventOps`] implementation, registers and unregisters them CPU by CPU,
+//!   and passes timer events to the tick core.
+//! - [`CpuHotplug`] runs a [`CpuHotplugOps`] implementation on each CPU as it comes online and
+//!   before it goes offline (a dynamic `CPUHP_AP_ONLINE_DYN` state).
 //!
-//! C header: [include/linux/clocksource.h](srctree/include/linux/clocksource.h)
+//! Together with the hypervisor layer (`xen_hv.rs`) this file holds all of the driver's `unsafe`
+//! code: the rest of the driver is safe Rust.
+//!
+//! C headers: [include/linux/clocksource.h](srctree/include/linux/clocksource.h),
+//! [include/linux/clockchips.h](srctree/include/linux/clockchips.h),
+//! [include/linux/cpuhotplug.h](srctree/include/linux/cpuhotplug.h)
 
-use core::marker::PhantomPinned;
+use core::{
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
+    },
+};
 use kernel::{
+    alloc::KVec,
     bindings,
+    cpu::{
+        nr_cpu_ids,
+        CpuId, //
+    },
     error::to_result,
+    ffi::{
+        c_int,
+        c_uint,
+        c_ulong, //
+    },
     prelude::*,
+    sync::Arc,
     types::Opaque, //
 };
 
@@ -146,3 +175,499 @@ impl<T: ClocksourceOps> PinnedDrop for Clocksource<T> {
 unsafe impl<T: ClocksourceOps> Sync for Clocksource<T> {}
 // SAFETY: Nothing in a `Clocksource<T>` is tied to the thread that created it.
 unsafe impl<T: ClocksourceOps + Send> Send for Clocksource<T> {}
+
+/// What a clock event device does when the tick core programs it or changes its state.
+///
+/// The tick core calls each method on the device's own CPU, with interrupts off, so none may
+/// sleep. An error makes the tick core retry (for `set_next_event`) or log the failure.
+pub(crate) trait ClockEventOps: Send + Sync {
+    /// Arms the device to fire `delta_ns` nanoseconds from now (one-shot state).
+    fn set_next_event(&self, delta_ns: u64) -> Result;
+    /// Stops the device: no event may fire until it is set up again.
+    fn set_state_shutdown(&self) -> Result;
+    /// Enters the one-shot state: events only on `set_next_event`.
+    fn set_state_oneshot(&self) -> Result;
+    /// Enters the periodic state: an event every tick period (`1 / CONFIG_HZ` s).
+    fn set_state_periodic(&self) -> Result;
+    /// Stops a one-shot device that has nothing to do. The default shuts it down.
+    fn set_state_oneshot_stopped(&self) -> Result {
+        self.set_state_shutdown()
+    }
+    /// Called on resume from suspend, before the device is used again. The default does nothing.
+    fn tick_resume(&self) -> Result {
+        Ok(())
+    }
+    /// Handles a timer event of the device (see [`PerCpuClockEvents::deliver`]); `tick` runs
+    /// the tick core's handler. The default runs it once.
+    fn event(&self, tick: &TickHandler<'_>) {
+        tick.run();
+    }
+}
+
+/// How to set up the clock event device of one CPU.
+pub(crate) struct ClockEventConfig {
+    /// The name shown in `/proc/timer_list` and sysfs.
+    pub(crate) name: &'static CStr,
+    /// The rating: the tick core uses the highest rated device of each CPU.
+    pub(crate) rating: i32,
+    /// Whether the device has a periodic state (it always has a one-shot state).
+    pub(crate) periodic: bool,
+    /// Whether the device shares its timer with the CPU's other clock event devices, so that
+    /// the tick core must only ever use it as the CPU's tick device
+    /// (`CLOCK_EVT_FEAT_TICK_ONLY`), never for broadcast or wakeup duty.
+    pub(crate) tick_only: bool,
+    /// The shortest delay `set_next_event` is asked for, in nanoseconds.
+    pub(crate) min_delta_ns: u64,
+    /// The longest delay `set_next_event` is asked for, in nanoseconds.
+    pub(crate) max_delta_ns: u64,
+}
+
+/// The tick core's handler of a device, for the duration of one timer event.
+pub(crate) struct TickHandler<'a> {
+    ced: *mut bindings::clock_event_device,
+    _device: PhantomData<&'a ()>,
+}
+
+impl TickHandler<'_> {
+    /// Runs the tick core's current handler of the device once. It is read again on each call:
+    /// a handler may install another one (`tick_handle_periodic()` switching to high
+    /// resolution mode, for instance).
+    pub(crate) fn run(&self) {
+        // SAFETY: A `TickHandler` only exists during `PerCpuClockEvents::deliver`, which runs on
+        // the device's CPU with interrupts off, for a registered device: the tick core does
+        // not change the handler concurrently, and a handler it installed may be called.
+        unsafe {
+            if let Some(handler) = (*self.ced).event_handler {
+                handler(self.ced);
+            }
+        }
+    }
+}
+
+/// One CPU's clock event device.
+///
+/// # Invariants
+///
+/// - `ced` is set up for `cpu` by [`ClockEventDevice::new`]; its callbacks only ever see it
+///   embedded in a `ClockEventDevice<T>`.
+/// - `ced` may be known to the tick core (registered, and not yet unbound) only while
+///   `registered` is true; such a device is never dropped (see [`PerCpuClockEvents`]).
+#[pin_data]
+struct ClockEventDevice<T: ClockEventOps> {
+    #[pin]
+    ced: Opaque<bindings::clock_event_device>,
+    ops: T,
+    cpu: CpuId,
+    registered: AtomicBool,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+impl<T: ClockEventOps> ClockEventDevice<T> {
+    fn new(
+        config: ClockEventConfig,
+        cpu: CpuId,
+        ops: T,
+        module: &'static ThisModule,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            ops,
+            cpu,
+            registered: AtomicBool::new(false),
+            ced <- Opaque::ffi_init(move |ced: *mut bindings::clock_event_device| {
+                let mut features = bindings::CLOCK_EVT_FEAT_ONESHOT;
+                if config.periodic {
+                    features |= bindings::CLOCK_EVT_FEAT_PERIODIC;
+                }
+                if config.tick_only {
+                    features |= bindings::CLOCK_EVT_FEAT_TICK_ONLY;
+                }
+                // SAFETY: `ffi_init` hands us valid, writable memory for a `clock_event_device`.
+                // Zero is a valid value of every field (state `CLOCK_EVT_STATE_DETACHED`, no
+                // handler), as for the static devices of C drivers.
+                unsafe {
+                    ced.write_bytes(0, 1);
+                    (*ced).name = config.name.as_char_ptr();
+                    (*ced).features = features;
+                    (*ced).rating = config.rating;
+                    // The device counts in nanoseconds: one tick is one nanosecond.
+                    (*ced).mult = 1;
+                    (*ced).shift = 0;
+                    (*ced).min_delta_ns = config.min_delta_ns;
+                    (*ced).max_delta_ns = config.max_delta_ns;
+                    // CAST: both limits fit `unsigned long` on 64-bit, the only kind of build.
+                    (*ced).min_delta_ticks = config.min_delta_ns as c_ulong;
+                    (*ced).max_delta_ticks = config.max_delta_ns as c_ulong;
+                    // No irq of its own: its events come through the vCPU timer VIRQ that
+                    // the C driver binds; with a one-CPU mask the tick core does not look.
+                    (*ced).irq = -1;
+                    (*ced).cpumask = bindings::cpumask_of(cpu.as_u32());
+                    (*ced).owner = module.as_ptr();
+                    (*ced).set_next_event = Some(Self::set_next_event_callback);
+                    (*ced).set_state_shutdown = Some(Self::shutdown_callback);
+                    (*ced).set_state_oneshot = Some(Self::oneshot_callback);
+                    (*ced).set_state_oneshot_stopped = Some(Self::oneshot_stopped_callback);
+                    (*ced).tick_resume = Some(Self::tick_resume_callback);
+                    if config.periodic {
+                        (*ced).set_state_periodic = Some(Self::periodic_callback);
+                    }
+                }
+            }),
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// Registers the device with the tick core, which uses it instead of the CPU's current
+    /// tick device if it is rated higher. Must run on the device's CPU: the tick core only
+    /// considers a device for the CPU it is registered on.
+    fn register(&self) -> Result {
+        if CpuId::current() != self.cpu {
+            return Err(EINVAL);
+        }
+        if self.registered.swap(true, Ordering::Relaxed) {
+            return Ok(());
+        }
+        // SAFETY: `ced` is set up (type invariants) and pinned. It stays valid while the tick
+        // core knows it: `registered` is set, and a registered device is never freed.
+        unsafe { bindings::clockevents_register_device(self.ced.get()) };
+        Ok(())
+    }
+
+    /// Unregisters the device: if it is the CPU's tick device, the tick core switches that CPU
+    /// to the best other device first. Fails with `EBUSY` if there is none; the device then
+    /// stays registered.
+    fn unregister(&self) -> Result {
+        if !self.registered.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // CAST: CPU ids are below `nr_cpu_ids`, which fits an `int`.
+        let cpu = self.cpu.as_u32() as c_int;
+        // SAFETY: `ced` was registered. Unbinding an already unbound device (through sysfs
+        // `unbind_device`) only removes it from an empty list again.
+        to_result(unsafe { bindings::clockevents_unbind_device(self.ced.get(), cpu) })?;
+        self.registered.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Passes a timer event to the tick core if the device is in use on this CPU.
+    fn deliver(&self) -> bool {
+        if !self.registered.load(Ordering::Relaxed) {
+            return false;
+        }
+        let ced = self.ced.get();
+        // SAFETY: The device is registered, hence valid; we run on its CPU with interrupts off
+        // (the caller's requirement), where the tick core changes its state.
+        if unsafe { bindings::clockevent_state_detached(ced) } {
+            return false;
+        }
+        self.ops.event(&TickHandler {
+            ced,
+            _device: PhantomData,
+        });
+        true
+    }
+
+    /// Gets the `ClockEventDevice<T>` that embeds `ced`.
+    ///
+    /// # Safety
+    ///
+    /// `ced` must point at the `ced` field of a live `ClockEventDevice<T>`.
+    unsafe fn from_raw<'a>(ced: *mut bindings::clock_event_device) -> &'a Self {
+        // CAST: `Opaque<T>` is `repr(transparent)` over `T`.
+        let ced = ced.cast::<Opaque<bindings::clock_event_device>>();
+        // SAFETY: By the safety requirements, `ced` is the `ced` field of a live `Self`.
+        unsafe { &*kernel::container_of!(ced, Self, ced) }
+    }
+
+    fn status(result: Result) -> c_int {
+        match result {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the tick core with a device set up by [`Self::new`].
+    unsafe extern "C" fn set_next_event_callback(
+        delta: c_ulong,
+        ced: *mut bindings::clock_event_device,
+    ) -> c_int {
+        // SAFETY: By the type invariants, the tick core only calls us with the device embedded
+        // in a `ClockEventDevice<T>`, which is alive while registered.
+        let this = unsafe { Self::from_raw(ced) };
+        // With `mult = 1, shift = 0` the tick core's ticks are nanoseconds.
+        // CAST: `unsigned long` is 64 bits wide on the 64-bit builds this driver supports.
+        Self::status(this.ops.set_next_event(delta as u64))
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::set_next_event_callback`].
+    unsafe extern "C" fn shutdown_callback(ced: *mut bindings::clock_event_device) -> c_int {
+        // SAFETY: As in `set_next_event_callback`.
+        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_shutdown())
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::set_next_event_callback`].
+    unsafe extern "C" fn oneshot_callback(ced: *mut bindings::clock_event_device) -> c_int {
+        // SAFETY: As in `set_next_event_callback`.
+        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_oneshot())
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::set_next_event_callback`].
+    unsafe extern "C" fn periodic_callback(ced: *mut bindings::clock_event_device) -> c_int {
+        // SAFETY: As in `set_next_event_callback`.
+        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_periodic())
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::set_next_event_callback`].
+    unsafe extern "C" fn oneshot_stopped_callback(
+        ced: *mut bindings::clock_event_device,
+    ) -> c_int {
+        // SAFETY: As in `set_next_event_callback`.
+        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_oneshot_stopped())
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::set_next_event_callback`].
+    unsafe extern "C" fn tick_resume_callback(ced: *mut bindings::clock_event_device) -> c_int {
+        // SAFETY: As in `set_next_event_callback`.
+        Self::status(unsafe { Self::from_raw(ced) }.ops.tick_resume())
+    }
+}
+
+// SAFETY: The tick core accesses `ced` under its own locking or on the device's CPU with
+// interrupts off; the Rust side only reads it in `deliver`, under the same rule. `T` is `Sync`.
+unsafe impl<T: ClockEventOps> Sync for ClockEventDevice<T> {}
+// SAFETY: Nothing in a `ClockEventDevice<T>` is tied to the thread that created it; `T` is
+// `Send`.
+unsafe impl<T: ClockEventOps> Send for ClockEventDevice<T> {}
+
+/// A clock event device for every possible CPU, each registered and unregistered on its CPU.
+///
+/// # Invariants
+///
+/// `devices[i]` is the device of CPU `i`. A device that could not be unregistered is leaked on
+/// drop, never freed, because the tick core may still use it.
+pub(crate) struct PerCpuClockEvents<T: ClockEventOps> {
+    devices: KVec<Pin<KBox<ClockEventDevice<T>>>>,
+}
+
+impl<T: ClockEventOps> PerCpuClockEvents<T> {
+    /// Sets up (without registering) a device for each possible CPU, with the configuration and
+    /// operations that `setup` returns for it.
+    pub(crate) fn new(
+        mut setup: impl FnMut(CpuId) -> Result<(ClockEventConfig, T)>,
+        module: &'static ThisModule,
+    ) -> Result<Self> {
+        let n = nr_cpu_ids();
+        let mut devices = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+        for i in 0..n {
+            let cpu = CpuId::from_u32(i).ok_or(EINVAL)?;
+            let (config, ops) = setup(cpu)?;
+            devices.push(
+                KBox::pin_init(ClockEventDevice::new(config, cpu, ops, module), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(Self { devices })
+    }
+
+    fn device(&self, cpu: CpuId) -> Result<&ClockEventDevice<T>> {
+        self.devices
+            .get(cpu.as_u32() as usize)
+            .map(|d| &**d)
+            .ok_or(EINVAL)
+    }
+
+    /// The operations of `cpu`'s device.
+    pub(crate) fn ops(&self, cpu: CpuId) -> Option<&T> {
+        self.device(cpu).ok().map(|d| &d.ops)
+    }
+
+    /// Registers `cpu`'s device. Must be called on `cpu`, from a context that stays there (a CPU
+    /// hotplug callback, for instance); fails with `EINVAL` elsewhere.
+    pub(crate) fn register(&self, cpu: CpuId) -> Result {
+        self.device(cpu)?.register()
+    }
+
+    /// Unregisters `cpu`'s device, handing the CPU's tick to the best other device.
+    pub(crate) fn unregister(&self, cpu: CpuId) -> Result {
+        self.device(cpu)?.unregister()
+    }
+
+    /// Passes a timer event of the current CPU to its device, if the tick core uses that device.
+    /// Returns whether it did. Call it from the timer interrupt, with interrupts off.
+    pub(crate) fn deliver(&self) -> bool {
+        self.device(CpuId::current()).is_ok_and(|d| d.deliver())
+    }
+}
+
+impl<T: ClockEventOps> Drop for PerCpuClockEvents<T> {
+    fn drop(&mut self) {
+        for device in self.devices.drain_all() {
+            if let Err(e) = device.unregister() {
+                pr_err!(
+                    "CPU {}: clock event device still in use ({e:?}), leaking it\n",
+                    device.cpu.as_u32()
+                );
+                // INVARIANT: never freed, because the tick core may still use it.
+                core::mem::forget(device);
+            }
+        }
+    }
+}
+
+/// What runs as CPUs come and go.
+pub(crate) trait CpuHotplugOps: Send + Sync {
+    /// Called on `cpu`, in its hotplug thread, when it is online (and for every online CPU when
+    /// the [`CpuHotplug`] is set up). An error stops `cpu` from coming online.
+    fn online(&self, cpu: CpuId) -> Result;
+    /// Called on `cpu`, in its hotplug thread, before it goes offline (and for every online CPU
+    /// when the [`CpuHotplug`] is dropped).
+    fn offline(&self, cpu: CpuId);
+}
+
+/// A dynamic CPU hotplug state, removed on drop.
+struct DynamicState(c_int);
+
+impl DynamicState {
+    fn new<T: CpuHotplugOps>(name: &'static CStr) -> Result<Self> {
+        type Single = unsafe extern "C" fn(c_uint) -> c_int;
+        type Multi = unsafe extern "C" fn(c_uint, *mut bindings::hlist_node) -> c_int;
+        let startup: Multi = CpuHotplug::<T>::startup_callback;
+        let teardown: Multi = CpuHotplug::<T>::teardown_callback;
+        // SAFETY: For a multi-instance state the hotplug core stores the callbacks in a union
+        // and calls them with the `(cpu, node)` signature, which is how C's
+        // `cpuhp_setup_state_multi()` passes them too (cast to the single-instance type).
+        let (startup, teardown) = unsafe {
+            (
+                core::mem::transmute::<Multi, Single>(startup),
+                core::mem::transmute::<Multi, Single>(teardown),
+            )
+        };
+        // SAFETY: `name` is a static string; the callbacks have the right signature; `invoke`
+        // is false because no instance exists yet.
+        let state = unsafe {
+            bindings::__cpuhp_setup_state(
+                bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
+                name.as_char_ptr(),
+                false,
+                Some(startup),
+                Some(teardown),
+                true,
+            )
+        };
+        to_result(state)?;
+        Ok(Self(state))
+    }
+}
+
+impl Drop for DynamicState {
+    fn drop(&mut self) {
+        // SAFETY: The state was set up by `new`; its instance, if any, was removed before.
+        unsafe { bindings::__cpuhp_remove_state(self.0, false) };
+    }
+}
+
+/// Runs `T` on each CPU as it comes online and before it goes offline, from the moment it is
+/// set up (for every CPU online then) until it is dropped (for every CPU online then).
+///
+/// # Invariants
+///
+/// `node` is an instance of the dynamic state `state` from the end of [`CpuHotplug::new`] until
+/// drop, and the state's callbacks only ever see it embedded in a `CpuHotplug<T>`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct CpuHotplug<T: CpuHotplugOps> {
+    state: DynamicState,
+    #[pin]
+    node: Opaque<bindings::hlist_node>,
+    ops: Arc<T>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+impl<T: CpuHotplugOps> CpuHotplug<T> {
+    /// Sets up a hotplug state named `name` and runs `ops.online()` on every online CPU. If it
+    /// fails on one, it is undone (`ops.offline()`) on those where it succeeded.
+    pub(crate) fn new(name: &'static CStr, ops: Arc<T>) -> impl PinInit<Self, Error> {
+        try_pin_init!(&this in Self {
+            state: DynamicState::new::<T>(name)?,
+            node: Opaque::uninit(),
+            ops,
+            _pin: PhantomPinned,
+            _: {
+                // SAFETY: `this` is pinned and fully initialised; the instance stays valid until
+                // `drop` removes it. The hotplug core initialises `node`.
+                to_result(unsafe {
+                    bindings::__cpuhp_state_add_instance(
+                        (*this.as_ptr()).state.0,
+                        Opaque::cast_into(&raw const (*this.as_ptr()).node),
+                        true,
+                    )
+                })?;
+                // INVARIANT: added above.
+            },
+        })
+    }
+
+    /// # Safety
+    ///
+    /// `node` must be the `node` field of a live `CpuHotplug<T>`.
+    unsafe fn from_node<'a>(node: *mut bindings::hlist_node) -> &'a Self {
+        // CAST: `Opaque<T>` is `repr(transparent)` over `T`.
+        let node = node.cast::<Opaque<bindings::hlist_node>>();
+        // SAFETY: By the safety requirements, `node` is the `node` field of a live `Self`.
+        unsafe { &*kernel::container_of!(node, Self, node) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the hotplug core for an instance added by [`Self::new`].
+    unsafe extern "C" fn startup_callback(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
+        // SAFETY: By the type invariants, the instance is embedded in a live `Self`.
+        let this = unsafe { Self::from_node(node) };
+        let Some(cpu) = CpuId::from_u32(cpu) else {
+            return EINVAL.to_errno();
+        };
+        match this.ops.online(cpu) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::startup_callback`].
+    unsafe extern "C" fn teardown_callback(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
+        // SAFETY: As in `startup_callback`.
+        let this = unsafe { Self::from_node(node) };
+        if let Some(cpu) = CpuId::from_u32(cpu) {
+            this.ops.offline(cpu);
+        }
+        0
+    }
+}
+
+#[pinned_drop]
+impl<T: CpuHotplugOps> PinnedDrop for CpuHotplug<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariants `node` is an instance of `state`. Removing it runs the
+        // teardown callback on every online CPU and waits for it; `state` is removed after this,
+        // when the field is dropped.
+        unsafe { bindings::__cpuhp_state_remove_instance(self.state.0, self.node.get(), true) };
+    }
+}
+
+// SAFETY: The hotplug core only uses `node` under its own locks; `T` is `Send + Sync`.
+unsafe impl<T: CpuHotplugOps> Send for CpuHotplug<T> {}
+// SAFETY: As above.
+unsafe impl<T: CpuHotplugOps> Sync for CpuHotplug<T> {}

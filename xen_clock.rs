@@ -2,10 +2,15 @@
 
 //! Xen guest time in Rust.
 //!
-//! The crate root of `xen_clock.ko`: a clocksource named `xen-rs` that reads Xen system time
-//! (nanoseconds since the hypervisor booted) from the pvclock record of the current vCPU, beside
-//! the C `xen` clocksource of `arch/x86/xen/time.c`, which stays registered. In debugfs
-//! (`xen_clock/`), files that check it against the C read and measure both.
+//! The crate root of `xen_clock.ko`:
+//!
+//! - a clocksource named `xen-rs` that reads Xen system time (nanoseconds since the hypervisor
+//!   booted) from the pvclock record of the current vCPU, beside the C `xen` clocksource of
+//!   `arch/x86/xen/time.c`, which stays registered;
+//! - a clock event device named `xen-rs` on every CPU (`xen_clockevent.rs`), rated above the C
+//!   `xen` devices, so that it runs the tick from load until it is unbound;
+//! - in debugfs (`xen_clock/`), files that check the clocksource against the C read, measure
+//!   both, and count what each CPU's device did.
 //!
 //! All `unsafe` code is in `tick_bridge.rs` (the kernel's time keeping interfaces) and `xen_hv.rs`
 //! (the hypervisor); the arithmetic is in `pvclock.rs`, which has no kernel dependency and is also
@@ -15,6 +20,7 @@ mod checks;
 pub mod pvclock;
 mod pvclock_kunit;
 mod tick_bridge;
+mod xen_clockevent;
 mod xen_hv;
 
 use core::sync::atomic::{
@@ -41,12 +47,16 @@ module! {
     type: XenClock,
     name: "xen_clock",
     authors: ["The xen-clock developers"],
-    description: "Xen guest clock: pvclock clocksource in Rust",
+    description: "Xen guest clock in Rust: pvclock clocksource and vCPU timer clock events",
     license: "GPL",
     params: {
         prefer: bool {
             default: false,
             description: "Rate xen-rs above the C xen and tsc clocksources, so time keeping uses it",
+        },
+        min_delta_ns: u64 {
+            default: 1,
+            description: "Shortest delay of a one-shot event in ns (timer slop); 1 as in the C driver",
         },
     },
 }
@@ -100,6 +110,9 @@ struct XenClock {
     // Dropped first, so that no check can be running while `xen-rs` is unregistered.
     #[pin]
     _checks: checks::Checks,
+    // Then the clock event devices, which read the clocksource to program their deadlines.
+    #[pin]
+    _tick: xen_clockevent::TickDevices,
     #[pin]
     _clocksource: Clocksource<XenTime>,
 }
@@ -136,9 +149,13 @@ fn probe() -> Result<ClocksourceConfig> {
 impl kernel::InPlaceModule for XenClock {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let config = probe();
+        let dir = debugfs::Dir::new(c"xen_clock");
+        let events =
+            xen_clockevent::XenClockEvents::new(module_parameters::min_delta_ns.value(), module);
         try_pin_init!(Self {
             _clocksource <- Clocksource::register(config?, XenTime, module),
-            _checks <- checks::Checks::new(debugfs::Dir::new(c"xen_clock")),
+            _tick <- xen_clockevent::TickDevices::new(events?, &dir),
+            _checks <- checks::Checks::new(dir.clone()),
         })
         .pin_chain(|_| {
             pr_info!("loaded\n");

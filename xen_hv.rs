@@ -3,11 +3,14 @@
 //! The hypervisor layer: what the driver reads from, and asks of, Xen.
 //!
 //! The pvclock record of the current vCPU, read with volatile loads because Xen rewrites it at
-//! any time; the C reference read, for cross-checks. With `tick_bridge.rs` this file holds all of
-//! the driver's `unsafe` code.
+//! any time; the C reference read, for cross-checks; the vCPU timer hypercalls; and the hook
+//! through which the vCPU timer events reach the driver. With `tick_bridge.rs` this file holds
+//! all of the driver's `unsafe` code.
 //!
 //! C headers: [arch/x86/include/asm/pvclock-abi.h](srctree/arch/x86/include/asm/pvclock-abi.h),
-//! [include/xen/xen-ops.h](srctree/include/xen/xen-ops.h)
+//! [include/xen/xen-ops.h](srctree/include/xen/xen-ops.h),
+//! [include/xen/interface/vcpu.h](srctree/include/xen/interface/vcpu.h),
+//! [arch/x86/include/asm/xen/hypervisor.h](srctree/arch/x86/include/asm/xen/hypervisor.h)
 
 use crate::pvclock::{
     TimeInfo,
@@ -15,13 +18,27 @@ use crate::pvclock::{
     PVCLOCK_GUEST_STOPPED, //
 };
 use core::{
-    marker::PhantomData,
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
     ptr::{
         self,
         NonNull, //
     },
 };
-use kernel::bindings;
+use kernel::{
+    bindings,
+    cpu::CpuId,
+    error::to_result,
+    ffi::{
+        c_int,
+        c_void, //
+    },
+    prelude::*,
+    sync::Arc,
+    types::Opaque, //
+};
 
 /// Whether the kernel runs as a Xen guest (PV, PVH or HVM).
 pub(crate) fn xen_domain() -> bool {
@@ -159,3 +176,146 @@ impl TimeSource for ThisCpuTime {
         unsafe { core::arch::asm!("", options(nostack, preserves_flags)) };
     }
 }
+
+/// The timer of the vCPU that runs one Linux CPU, programmed with `VCPUOP_*` hypercalls.
+///
+/// Xen only lets a vCPU program its own timers, so these methods must be called on `cpu`, which
+/// is where the tick core calls a per-CPU clock event device. A call from another CPU fails with
+/// `EINVAL` from Xen; it is not unsound.
+pub(crate) struct VcpuTimer {
+    cpu: CpuId,
+}
+
+impl VcpuTimer {
+    /// The timer of the vCPU that runs `cpu`.
+    pub(crate) fn new(cpu: CpuId) -> Self {
+        Self { cpu }
+    }
+
+    /// # Safety
+    ///
+    /// `arg` must be null or point at the argument structure that `cmd` expects.
+    unsafe fn vcpu_op(&self, cmd: u32, arg: *mut c_void) -> Result {
+        // CAST: the `VCPUOP_*` numbers are small; the hypercall takes an `int`.
+        let cmd = cmd as c_int;
+        // SAFETY: By the safety requirements `arg` suits `cmd`; Xen checks everything else and
+        // reports a bad request as an error.
+        to_result(unsafe { bindings::xen_cpu_vcpu_op(cmd, self.cpu.as_u32(), arg) })
+    }
+
+    /// Arms the one-shot timer at `deadline_ns`, absolute Xen system time. A deadline in the
+    /// past fires at once: no `VCPU_SSHOTTMR_future` flag, so Xen never refuses it with `ETIME`.
+    pub(crate) fn set_singleshot(&self, deadline_ns: u64) -> Result {
+        let mut arg = bindings::vcpu_set_singleshot_timer {
+            timeout_abs_ns: deadline_ns,
+            flags: 0,
+        };
+        // SAFETY: `arg` is the argument of `VCPUOP_set_singleshot_timer`.
+        unsafe {
+            self.vcpu_op(
+                bindings::VCPUOP_set_singleshot_timer,
+                (&raw mut arg).cast(),
+            )
+        }
+    }
+
+    /// Disarms the one-shot timer.
+    pub(crate) fn stop_singleshot(&self) -> Result {
+        // SAFETY: `VCPUOP_stop_singleshot_timer` takes no argument.
+        unsafe { self.vcpu_op(bindings::VCPUOP_stop_singleshot_timer, ptr::null_mut()) }
+    }
+
+    /// Starts the periodic timer with a period of `period_ns` (Xen wants at least 1 ms).
+    pub(crate) fn set_periodic(&self, period_ns: u64) -> Result {
+        let mut arg = bindings::vcpu_set_periodic_timer { period_ns };
+        // SAFETY: `arg` is the argument of `VCPUOP_set_periodic_timer`.
+        unsafe { self.vcpu_op(bindings::VCPUOP_set_periodic_timer, (&raw mut arg).cast()) }
+    }
+
+    /// Stops the periodic timer.
+    pub(crate) fn stop_periodic(&self) -> Result {
+        // SAFETY: `VCPUOP_stop_periodic_timer` takes no argument.
+        unsafe { self.vcpu_op(bindings::VCPUOP_stop_periodic_timer, ptr::null_mut()) }
+    }
+}
+
+/// What receives the vCPU timer events.
+pub(crate) trait TimerEventHandler: Send + Sync {
+    /// Called from the timer interrupt, with interrupts off, on the CPU whose vCPU timer fired.
+    /// Returns `true` if the event was for the handler's device, `false` to let the C `xen`
+    /// clock event device have it.
+    fn timer_event(&self) -> bool;
+}
+
+/// The vCPU timer events, offered to `T` before the C `xen` device sees them, through the hook
+/// that `patches/` adds to `xen_timer_interrupt()` (`arch/x86/xen/time.c`).
+///
+/// # Invariants
+///
+/// `hook` is installed with `xen_timer_set_event_hook()` from the end of [`TimerEventHook::new`]
+/// until drop, and its handler only ever sees it embedded in a `TimerEventHook<T>`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct TimerEventHook<T: TimerEventHandler> {
+    #[pin]
+    hook: Opaque<bindings::xen_timer_event_hook>,
+    handler: Arc<T>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+impl<T: TimerEventHandler> TimerEventHook<T> {
+    /// Installs the hook: from now on `handler` sees every vCPU timer event first. Fails with
+    /// `EBUSY` if another hook is installed.
+    pub(crate) fn new(handler: Arc<T>) -> impl PinInit<Self, Error> {
+        try_pin_init!(&this in Self {
+            handler,
+            hook <- Opaque::ffi_init(|hook: *mut bindings::xen_timer_event_hook| {
+                // SAFETY: `ffi_init` hands us valid, writable memory for the hook.
+                unsafe { (*hook).handler = Some(Self::handler_callback) };
+            }),
+            _pin: PhantomPinned,
+            _: {
+                // SAFETY: `this` is pinned and fully initialised; the hook stays valid until
+                // `drop` removes it and waits for the handlers that may be running it.
+                to_result(unsafe {
+                    bindings::xen_timer_set_event_hook(Opaque::cast_into(
+                        &raw const (*this.as_ptr()).hook,
+                    ))
+                })?;
+                // INVARIANT: installed above.
+            },
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by `xen_timer_interrupt()` with the hook installed by [`Self::new`].
+    unsafe extern "C" fn handler_callback(
+        hook: *mut bindings::xen_timer_event_hook,
+    ) -> bindings::irqreturn_t {
+        // CAST: `Opaque<T>` is `repr(transparent)` over `T`.
+        let hook = hook.cast::<Opaque<bindings::xen_timer_event_hook>>();
+        // SAFETY: By the type invariants the hook is embedded in a `Self`, which stays alive
+        // until `drop` has removed the hook and waited for running handlers.
+        let this = unsafe { &*kernel::container_of!(hook, Self, hook) };
+        if this.handler.timer_event() {
+            bindings::irqreturn::IRQ_HANDLED
+        } else {
+            bindings::irqreturn::IRQ_NONE
+        }
+    }
+}
+
+#[pinned_drop]
+impl<T: TimerEventHandler> PinnedDrop for TimerEventHook<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariants the hook is installed. The call removes it and waits
+        // (`synchronize_rcu()`) until no timer interrupt is still running it.
+        unsafe { bindings::xen_timer_clear_event_hook(self.hook.get()) };
+    }
+}
+
+// SAFETY: The hook is only read by the C side; `T` is `Send + Sync`.
+unsafe impl<T: TimerEventHandler> Send for TimerEventHook<T> {}
+// SAFETY: As above.
+unsafe impl<T: TimerEventHandler> Sync for TimerEventHook<T> {}

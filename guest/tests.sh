@@ -61,6 +61,7 @@ t_show_clocks() {
 	echo "available_clocksource: $(cat /sys/devices/system/clocksource/clocksource0/available_clocksource)"
 	echo "current_clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 	tick_devices
+	[ -r "$DBG/clockevents" ] && { echo "xen-rs clock events (debugfs):"; cat "$DBG/clockevents"; }
 	echo
 	echo "driver messages:"
 	kmsg | grep -E 'xen_clock|xen-rs' || echo "(none)"
@@ -119,10 +120,11 @@ t_cs_switch_to_xen_rs() { switch_clocksource xen-rs; }
 
 t_ksft_inconsistency_check_xen_rs() {
 	[ "$(cat $CS/current_clocksource)" = xen-rs ] || { echo "xen-rs is not current"; return 1; }
+	xen_rs_in_charge || return 1
 	ksft inconsistency-check -t 5
 }
 t_ksft_nanosleep_xen_rs() {
-	[ "$(cat $CS/current_clocksource)" = xen-rs ] || { echo "xen-rs is not current"; return 1; }
+	xen_rs_in_charge || return 1
 	ksft nanosleep
 }
 t_ksft_raw_skew_xen_rs() {
@@ -179,6 +181,190 @@ t_bench() {
 	done
 }
 
+# --- the xen-rs clock event devices ---
+
+HANDBACK=/xc/xen-clock-handback.sh
+LAT=/xc/ksft/timer-latency
+
+# ticks_on DEV MODE STATE HANDLER: every online CPU's tick device is DEV, the tick in MODE
+# (oneshot or periodic), the device in STATE, with HANDLER; prints what it saw.
+ticks_on() {
+	tick_devices >/tmp/ticks
+	cat /tmp/ticks
+	n=$(grep -c '^cpu' /tmp/ticks)
+	[ "$n" = "$(nproc)" ] || { echo "$n per-CPU tick devices for $(nproc) CPUs"; return 1; }
+	want="tick device $1 (tick mode $2, device state $3, handler $4)"
+	if grep '^cpu' /tmp/ticks | grep -vF "$want"; then
+		echo "^ not: $want"
+		return 1
+	fi
+}
+
+# devices_are DEV: every online CPU's tick device is DEV.
+devices_are() {
+	tick_devices | grep '^cpu' >/tmp/ticks
+	cat /tmp/ticks
+	[ "$(wc -l </tmp/ticks)" = "$(nproc)" ] || { echo "not one tick device per CPU"; return 1; }
+	! grep -v "tick device $1 " /tmp/ticks || { echo "^ not on $1"; return 1; }
+}
+
+# xen_rs_in_charge: the guard of every test that needs xen-rs running the tick.
+xen_rs_in_charge() {
+	tick_devices | grep '^cpu' | grep -v 'tick device xen-rs ' >/tmp/notours
+	[ ! -s /tmp/notours ] || { echo "xen-rs is not in charge:"; cat /tmp/notours; return 1; }
+}
+
+# events CPU: the count of events the driver handled on CPU so far (debugfs).
+events() { sed -n "s/^cpu$1 events=\([0-9]*\) .*/\1/p" "$DBG/clockevents"; }
+
+t_ce_in_charge() {
+	ticks_on xen-rs oneshot oneshot hrtimer_interrupt || return 1
+	cat "$DBG/clockevents"
+	for c in $(seq 0 $(($(nproc) - 1))); do eval "e$c=$(events $c)"; done
+	sleep 1
+	cat "$DBG/clockevents"
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		before=$(eval echo "\$e$c")
+		after=$(events $c)
+		[ -n "$after" ] && [ "$after" -gt "$before" ] ||
+			{ echo "cpu$c: events did not grow ($before -> $after)"; return 1; }
+	done
+}
+
+# ce_ksft PROG ARGS: a kselftest program with xen-rs running the tick.
+ce_ksft() { xen_rs_in_charge && ksft "$@"; }
+t_ksft_posix_timers_xen_rs() { ce_ksft posix_timers; }
+t_ksft_nsleep_lat_xen_rs() { ce_ksft nsleep-lat; }
+t_ksft_set_timer_lat_xen_rs() { ce_ksft set-timer-lat; }
+t_ksft_threadtest_xen_rs() { ce_ksft threadtest -t 10; }
+t_ksft_mqueue_lat_xen_rs() {
+	mkdir -p /dev/mqueue
+	grep -q ' /dev/mqueue ' /proc/mounts || mount -t mqueue none /dev/mqueue || return 1
+	ce_ksft mqueue-lat
+}
+
+# watchdog_start SECONDS: 1 ms sleeps in the background, failing on a 1 s overshoot.
+watchdog_start() { "$LAT" watch "$1" 1000 >/tmp/watchdog 2>&1 & WATCHDOG=$!; }
+# watchdog_stop: stop it; its verdict.
+watchdog_stop() {
+	kill -TERM "$WATCHDOG" 2>/dev/null
+	wait "$WATCHDOG"
+	rc=$?
+	sed 's/^/watchdog: /' /tmp/watchdog
+	return $rc
+}
+
+# 50 times: CPU 1 offline and online again, xen-rs back on it each time, while 1 ms
+# sleeps run.
+t_ce_hotplug_50() {
+	online=/sys/devices/system/cpu/cpu1/online
+	[ -w "$online" ] || { SKIP_REASON="no CPU 1 to take offline"; return 4; }
+	xen_rs_in_charge || return 1
+	watchdog_start 3600
+	i=0
+	while [ $i -lt 50 ]; do
+		i=$((i + 1))
+		echo 0 >"$online" || { echo "cycle $i: offline failed"; break; }
+		echo 1 >"$online" || { echo "cycle $i: online failed"; break; }
+		cur=$(cat /sys/devices/system/clockevents/clockevent1/current_device)
+		[ "$cur" = xen-rs ] || { echo "cycle $i: CPU 1 ticks on $cur"; break; }
+	done
+	watchdog_stop || return 1
+	[ $i = 50 ] && [ "$cur" = xen-rs ] || return 1
+	echo "50 offline/online cycles of CPU 1, xen-rs back in charge after each"
+	xen_rs_in_charge
+}
+
+# The documented hand-back: clocksource away from xen-rs, unbind every CPU's xen-rs, rmmod.
+t_ce_handback() {
+	switch_clocksource xen-rs || return 1
+	"$HANDBACK" || return 1
+	! grep -q '^xen_clock ' /proc/modules || { echo "still loaded"; return 1; }
+	dmesg_has 'xen_clock: unloaded' || { echo "no 'unloaded' message"; return 1; }
+	devices_are xen
+}
+
+# 100 cycles of load, clocksource switch, unbind and unload, while 1 ms sleeps run.
+t_ce_load_unload_100() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt 100 ]; do
+		i=$((i + 1))
+		insmod "$KO" || { echo "cycle $i: insmod failed"; break; }
+		xen_rs_in_charge >/tmp/cycle || { cat /tmp/cycle; echo "cycle $i"; break; }
+		echo xen-rs >"$CS/current_clocksource" || { echo "cycle $i: switch failed"; break; }
+		"$HANDBACK" || { echo "cycle $i: hand-back failed"; break; }
+	done
+	watchdog_stop || return 1
+	[ $i = 100 ] && ! grep -q '^xen_clock ' /proc/modules || return 1
+	echo "100 load/switch/unbind/unload cycles"
+	devices_are xen
+}
+
+# Periodic tick (highres=off nohz=off): xen-rs in its periodic state, and jiffies advancing at
+# HZ within 1% over 10 s of guest time, idle vCPUs included.
+t_ce_periodic_hz() {
+	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
+		{ SKIP_REASON="needs highres=off nohz=off on the guest command line"; return 4; }
+	ticks_on xen-rs periodic periodic tick_handle_periodic || return 1
+	hz=$(cat /xc/hz)
+	snap() { awk '/^now at/ { t = $3 } /^jiffies:/ { print t, $2; exit }' /proc/timer_list; }
+	read -r t0 j0 <<EOT
+$(snap)
+EOT
+	sleep 10
+	read -r t1 j1 <<EOT
+$(snap)
+EOT
+	cat "$DBG/clockevents"
+	awk -v t0="$t0" -v t1="$t1" -v j0="$j0" -v j1="$j1" -v hz="$hz" 'BEGIN {
+		s = (t1 - t0) / 1e9; r = (j1 - j0) / s; off = (r - hz) / hz * 100
+		printf "%d jiffies in %.3f s of guest time: %.2f Hz for HZ=%d, off by %+.3f%%\n", j1 - j0, s, r, hz, off
+		exit (off > 1 || off < -1)
+	}'
+}
+
+# With the driver built in: no module, xen-rs on every CPU, and the driver set up before
+# userspace started.
+t_ce_builtin() {
+	[ -e /xc/builtin ] || { SKIP_REASON="not the built-in kernel"; return 4; }
+	! grep -q '^xen_clock ' /proc/modules || { echo "xen_clock is a module here"; return 1; }
+	kmsg | grep -E 'xen_clock: loaded|Run /init as init process' >/tmp/order
+	cat /tmp/order
+	[ "$(head -1 /tmp/order | grep -c 'xen_clock: loaded')" = 1 ] ||
+		{ echo "the driver was not set up before /init"; return 1; }
+	ticks_on xen-rs oneshot oneshot hrtimer_interrupt
+}
+
+# Timer latency, xen-rs against the C device in the same boot: rounds of 1 ms one-shot sleeps
+# on CPU 1, alternating the devices; pooled distributions and their ratio.
+t_bench_timer_latency() {
+	rounds=${LAT_ROUNDS:-4}
+	n=${LAT_SAMPLES:-1000}
+	rm -f /tmp/lat.c /tmp/lat.rs
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	r=0
+	while [ $r -lt $rounds ]; do
+		r=$((r + 1))
+		devices_are xen >/dev/null || return 1
+		taskset -c 1 "$LAT" lat "$n" 1000 /tmp/lat.c >/dev/null || return 1
+		insmod "$KO" || return 1
+		devices_are xen-rs >/dev/null || return 1
+		taskset -c 1 "$LAT" lat "$n" 1000 /tmp/lat.rs >/dev/null || return 1
+		"$HANDBACK" || return 1
+	done
+	"$LAT" stats /tmp/lat.c | sed 's/^/c_xen_/' >/tmp/lat.out
+	"$LAT" stats /tmp/lat.rs | sed 's/^/xen_rs_/' >>/tmp/lat.out
+	for k in median p90 p99 max; do
+		c=$(key /tmp/lat.out "c_xen_${k}_ns")
+		rs=$(key /tmp/lat.out "xen_rs_${k}_ns")
+		echo "ratio_${k}_permille: $((rs * 1000 / c))" >>/tmp/lat.out
+	done
+	echo "timer_latency_rounds: $rounds"
+	cat /tmp/lat.out
+}
+
+
 SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|rcu_sched detected|lockdep|UBSAN|KASAN|segfault'
 
 # Run last: nothing the plan did may have left a warning, oops or splat.
@@ -188,3 +374,4 @@ t_dmesg_clean() {
 	fi
 	echo "no warnings in $(kmsg | wc -l) lines of dmesg"
 }
+

@@ -10,6 +10,7 @@
 #    rebuilt for a new driver.
 # Settings from the environment: DOMU_VCPUS (2), DOMU_MEMORY (512),
 # DOMU_TIMEOUT (900 s), DOMU_EXTRA (guest command line additions),
+# XC_BUILTIN=1 (the kernel with the driver built in),
 # XC_SABOTAGE=corrupt-ko (truncate the module on purpose, to see the
 # tests fail).
 set -euo pipefail
@@ -27,13 +28,19 @@ mkdir -p "$g/domu/bin" "$g/domu/xc/ksft" "$g/domu/proc" "$g/domu/sys" "$g/domu/d
 	"$g/domu/tmp" "$g/dom0/xc"
 cp /bin/busybox "$g/domu/bin/busybox"
 install -m 0755 "$REPO/guest/domu-init.sh" "$g/domu/init"
-cp "$REPO/guest/tests.sh" "$g/domu/xc/"
+cp "$REPO/guest/tests.sh" "$REPO/selftests/xen-clock-handback.sh" "$g/domu/xc/"
 cp "$planfile" "$g/domu/plan.txt"
 cp "$CACHE"/selftests/* "$g/domu/xc/ksft/" 2>/dev/null
 rm -f "$g/domu/xc/ksft/build.log"
 ko="$KOUT/drivers/clocksource/xen/xen_clock.ko"
-[ -f "$ko" ] || die "$ko missing: is CONFIG_XEN_CLOCK_RUST=m?"
-cp "$ko" "$g/domu/xc/"
+if [ "${XC_BUILTIN:-0}" = 1 ]; then
+	touch "$g/domu/xc/builtin"
+else
+	[ -f "$ko" ] || die "$ko missing: is CONFIG_XEN_CLOCK_RUST=m?"
+	cp "$ko" "$g/domu/xc/"
+fi
+# The tick rate the kernel was built with, for the periodic-tick test.
+sed -n 's/^CONFIG_HZ=//p' "$KOUT/.config" >"$g/domu/xc/hz"
 if [ "${XC_SABOTAGE:-}" = corrupt-ko ]; then
 	note "XC_SABOTAGE=corrupt-ko: truncating xen_clock.ko to 4 KiB"
 	truncate -s 4096 "$g/domu/xc/xen_clock.ko"

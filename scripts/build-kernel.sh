@@ -13,11 +13,19 @@ export RUSTUP_TOOLCHAIN=$RUST_VER
 JOBS=${JOBS:-3}
 kmake() { make -s -C "$KSRC" O="$KOUT" LLVM="$LLVM_SUFFIX" "$@"; }
 
-stage "kernel config"
 mkdir -p "$KOUT"
 frag="$REPO/configs/xen-clock.config"
+if [ "${XC_BUILTIN:-0}" = 1 ]; then
+	# The same kernel with the driver built in, in its own build directory.
+	stage "kernel config (driver built in)"
+	sed 's/^CONFIG_XEN_CLOCK_RUST=m$/CONFIG_XEN_CLOCK_RUST=y/' "$frag" >"$KOUT/xen-clock-y.config"
+	frag=$KOUT/xen-clock-y.config
+	grep -qx 'CONFIG_XEN_CLOCK_RUST=y' "$frag" || die "no CONFIG_XEN_CLOCK_RUST=m line in the config fragment"
+else
+	stage "kernel config"
+fi
 key=$(cat "$frag" | sha256sum | cut -c1-16)
-if ! stamp_ok config "$key" || [ ! -f "$KOUT/.config" ]; then
+if ! stamp_ok "config-${KOUT##*/}" "$key" || [ ! -f "$KOUT/.config" ]; then
 	kmake rustavailable >/dev/null || die "Rust is not available to the kernel build: run scripts/setup-host.sh"
 	kmake tinyconfig >/dev/null
 	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KOUT" "$KOUT/.config" "$frag" >/dev/null
@@ -28,7 +36,7 @@ if ! stamp_ok config "$key" || [ ! -f "$KOUT/.config" ]; then
 		grep -qx "$line" "$KOUT/.config" || bad+=("$line (got: $(grep "^${line%%=*}=" "$KOUT/.config" || echo unset))")
 	done <"$frag"
 	[ "${#bad[@]}" = 0 ] || die "config fragment not honoured: ${bad[*]}"
-	stamp_set config "$key"
+	stamp_set "config-${KOUT##*/}" "$key"
 fi
 note "$(grep -c '=[ym]$' "$KOUT/.config") options set, XEN_CLOCK_RUST=$(grep '^CONFIG_XEN_CLOCK_RUST=' "$KOUT/.config" | cut -d= -f2)"
 

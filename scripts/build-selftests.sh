@@ -11,7 +11,7 @@ PROGS=(posix_timers nanosleep nsleep-lat set-timer-lat mqueue-lat inconsistency-
 OUT=$CACHE/selftests
 
 stage "kselftest timer programs"
-key="$LINUX_SOURCE_VER ${PROGS[*]} raw_skew_short"
+key="$LINUX_SOURCE_VER ${PROGS[*]} raw_skew_short $(sha256sum "$REPO/selftests/timer-latency.c" | cut -c1-16)"
 if stamp_ok selftests "$key" && [ -x "$OUT/raw_skew_short" ]; then
 	note "cached: ${PROGS[*]}"
 	exit 0
@@ -28,7 +28,9 @@ grep -q 'sleep(30)' "$OUT/raw_skew_short.c" || die "raw_skew.c no longer sleeps 
 gcc -O2 -static -Wall -I"$KSRC/tools/testing/selftests/timers" -I"$KSRC/tools/testing/selftests" \
 	-I"$KOUT/usr/include" -o "$OUT/raw_skew_short" "$OUT/raw_skew_short.c" -lrt -lpthread -lm
 rm "$OUT/raw_skew_short.c"
-PROGS+=(raw_skew_short)
+# The project's own timer test (selftests/), built the same way.
+gcc -O2 -static -Wall -Werror -o "$OUT/timer-latency" "$REPO/selftests/timer-latency.c"
+PROGS+=(raw_skew_short timer-latency)
 for p in "${PROGS[@]}"; do
 	[ -x "$OUT/$p" ] || die "selftest $p was not built (log: $OUT/build.log)"
 done

@@ -16,7 +16,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${XEN_CLOCK_CACHE:-$HOME/.cache/xen-clock}
 DL=$CACHE/downloads
 KSRC=$CACHE/linux-7.3
-KOUT=$CACHE/build
+# XC_BUILTIN=1 selects the kernel with the driver built in (CONFIG_XEN_CLOCK_RUST=y), in its own
+# build directory.
+if [ "${XC_BUILTIN:-0}" = 1 ]; then KOUT=$CACHE/build-y; else KOUT=$CACHE/build; fi
 RESULTS=${RESULTS:-$REPO/results}
 export PATH="$HOME/.cargo/bin:$PATH"
 

@@ -107,6 +107,8 @@ def read(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", required=True)
+    # One guest boot of several: NAME,PLAN,DOMU_LOG,CONSOLE_LOG,QEMU_STATUS.
+    ap.add_argument("--run", action="append", default=[])
     ap.add_argument("--domu")
     ap.add_argument("--console")
     ap.add_argument("--qemu-status", type=int, default=0)
@@ -135,14 +137,24 @@ def main():
         passed += p
         failed += f
 
+    runs = []
     if a.domu is not None:
-        domu = read(a.domu)
-        console = read(a.console) if a.console else domu
+        runs.append((None, plan, a.domu, a.console, a.qemu_status))
+    for spec in a.run:
+        name, plan_path, domu_path, console_path, status = spec.split(",")
+        plan_lines = [l.strip() for l in read(plan_path) if l.strip() and not l.startswith("#")]
+        runs.append((name, plan_lines, domu_path, console_path, int(status)))
+
+    for name, plan, domu_path, console_path, qemu_status in runs:
+        if name is not None:
+            out.append(f"guest run {name}:")
+        domu = read(domu_path)
+        console = read(console_path) if console_path else domu
         results, problems = parse_tap(domu, plan)
-        if a.qemu_status == 124:
+        if qemu_status == 124:
             problems.append("QEMU was killed at its time limit")
-        elif a.qemu_status != 0:
-            problems.append(f"QEMU exited with status {a.qemu_status}")
+        elif qemu_status != 0:
+            problems.append(f"QEMU exited with status {qemu_status}")
         if any("Kernel panic" in l for l in domu):
             problems.append("the domU kernel panicked")
         splats = [l for l in domu if SPLAT.search(l) and not l.startswith("#")]
@@ -164,7 +176,7 @@ def main():
                 failed += 1
         if problems:
             failed += 1
-            out.append("guest run FAILED: " + "; ".join(problems))
+            out.append(f"guest run {name or ''} FAILED: ".replace("  ", " ") + "; ".join(problems))
             out.append("last 50 console lines:")
             out.extend("  | " + l for l in console[-50:])
     print("\n".join(out))
