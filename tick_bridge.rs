@@ -428,11 +428,13 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
     /// # Safety
     ///
     /// As for [`Self::set_next_event_callback`].
-    unsafe extern "C" fn oneshot_stopped_callback(
-        ced: *mut bindings::clock_event_device,
-    ) -> c_int {
+    unsafe extern "C" fn oneshot_stopped_callback(ced: *mut bindings::clock_event_device) -> c_int {
         // SAFETY: As in `set_next_event_callback`.
-        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_oneshot_stopped())
+        Self::status(
+            unsafe { Self::from_raw(ced) }
+                .ops
+                .set_state_oneshot_stopped(),
+        )
     }
 
     /// # Safety

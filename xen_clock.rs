@@ -54,6 +54,10 @@ module! {
             default: false,
             description: "Rate xen-rs above the C xen and tsc clocksources, so time keeping uses it",
         },
+        clockevents: bool {
+            default: true,
+            description: "Register the xen-rs clock event devices (false: the clocksource only)",
+        },
         min_delta_ns: u64 {
             default: 1,
             description: "Shortest delay of a one-shot event in ns (timer slop); 1 as in the C driver",
@@ -111,8 +115,7 @@ struct XenClock {
     #[pin]
     _checks: checks::Checks,
     // Then the clock event devices, which read the clocksource to program their deadlines.
-    #[pin]
-    _tick: xen_clockevent::TickDevices,
+    _tick: Option<Pin<KBox<xen_clockevent::TickDevices>>>,
     #[pin]
     _clocksource: Clocksource<XenTime>,
 }
@@ -154,7 +157,14 @@ impl kernel::InPlaceModule for XenClock {
             xen_clockevent::XenClockEvents::new(module_parameters::min_delta_ns.value(), module);
         try_pin_init!(Self {
             _clocksource <- Clocksource::register(config?, XenTime, module),
-            _tick <- xen_clockevent::TickDevices::new(events?, &dir),
+            _tick: if module_parameters::clockevents.value() {
+                Some(KBox::pin_init(
+                    xen_clockevent::TickDevices::new(events?, &dir),
+                    GFP_KERNEL,
+                )?)
+            } else {
+                None
+            },
             _checks <- checks::Checks::new(dir.clone()),
         })
         .pin_chain(|_| {

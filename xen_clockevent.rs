@@ -77,7 +77,8 @@ pub(crate) const RATING: i32 = 510;
 pub(crate) const MAX_DELTA_NS: u64 = 0xffff_ffff;
 
 /// The tick period, `TICK_NSEC` in C.
-const TICK_PERIOD_NS: u64 = (1_000_000_000 + bindings::CONFIG_HZ as u64 / 2) / bindings::CONFIG_HZ as u64;
+const TICK_PERIOD_NS: u64 =
+    (1_000_000_000 + bindings::CONFIG_HZ as u64 / 2) / bindings::CONFIG_HZ as u64;
 
 /// The most ticks one event delivers in the periodic state. After a long pause (the guest
 /// paused or saved) the rest is dropped rather than run thousands of handlers in one
@@ -91,8 +92,10 @@ struct Counter(AtomicU64);
 
 impl Counter {
     fn add(&self, n: u64) {
-        self.0
-            .store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
 
     fn get(&self) -> u64 {
@@ -296,7 +299,10 @@ impl CpuHotplugOps for XenClockEvents {
 
     fn offline(&self, cpu: CpuId) {
         if let Err(e) = self.devices.unregister(cpu) {
-            pr_err!("CPU {}: could not hand the tick back: {e:?}\n", cpu.as_u32());
+            pr_err!(
+                "CPU {}: could not hand the tick back: {e:?}\n",
+                cpu.as_u32()
+            );
         }
     }
 }
@@ -344,7 +350,10 @@ pub(crate) struct TickDevices {
 impl TickDevices {
     /// Installs the timer event hook, then registers a device on every online CPU (and on each
     /// CPU that comes online later).
-    pub(crate) fn new(events: XenClockEvents, dir: &debugfs::Dir) -> impl PinInit<Self, Error> + '_ {
+    pub(crate) fn new(
+        events: XenClockEvents,
+        dir: &debugfs::Dir,
+    ) -> impl PinInit<Self, Error> + '_ {
         let events = Arc::new(events, GFP_KERNEL);
         try_pin_init!(Self {
             _hook <- TimerEventHook::new(events.clone()?),

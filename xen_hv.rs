@@ -211,12 +211,7 @@ impl VcpuTimer {
             flags: 0,
         };
         // SAFETY: `arg` is the argument of `VCPUOP_set_singleshot_timer`.
-        unsafe {
-            self.vcpu_op(
-                bindings::VCPUOP_set_singleshot_timer,
-                (&raw mut arg).cast(),
-            )
-        }
+        unsafe { self.vcpu_op(bindings::VCPUOP_set_singleshot_timer, (&raw mut arg).cast()) }
     }
 
     /// Disarms the one-shot timer.

@@ -17,15 +17,16 @@ echo 5 >/proc/sys/kernel/printk
 
 . /xc/tests.sh
 
+# The tests are shell functions run in this shell: these names must not clash with theirs.
 tests=$(grep -v '^#' /plan.txt)
-n=$(echo $tests | wc -w)
+tap_total=$(echo $tests | wc -w)
 echo "xc-domU: $(uname -r), $(nproc) CPUs, cmdline: $(cat /proc/cmdline)"
 echo "TAP version 13"
-echo "1..$n"
-i=0
-for t in $tests; do
-	i=$((i + 1))
-	run_test "$i" "$t"
+echo "1..$tap_total"
+tap_num=0
+for tap_test in $tests; do
+	tap_num=$((tap_num + 1))
+	run_test "$tap_num" "$tap_test"
 done
 echo "# xen-clock: end of plan"
 # Not poweroff: this kernel has no power-off handler, so poweroff ends in

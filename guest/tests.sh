@@ -261,16 +261,16 @@ t_ce_hotplug_50() {
 	[ -w "$online" ] || { SKIP_REASON="no CPU 1 to take offline"; return 4; }
 	xen_rs_in_charge || return 1
 	watchdog_start 3600
-	i=0
-	while [ $i -lt 50 ]; do
-		i=$((i + 1))
-		echo 0 >"$online" || { echo "cycle $i: offline failed"; break; }
-		echo 1 >"$online" || { echo "cycle $i: online failed"; break; }
+	cycle=0
+	while [ $cycle -lt 50 ]; do
+		cycle=$((cycle + 1))
+		echo 0 >"$online" || { echo "cycle $cycle: offline failed"; break; }
+		echo 1 >"$online" || { echo "cycle $cycle: online failed"; break; }
 		cur=$(cat /sys/devices/system/clockevents/clockevent1/current_device)
-		[ "$cur" = xen-rs ] || { echo "cycle $i: CPU 1 ticks on $cur"; break; }
+		[ "$cur" = xen-rs ] || { echo "cycle $cycle: CPU 1 ticks on $cur"; break; }
 	done
 	watchdog_stop || return 1
-	[ $i = 50 ] && [ "$cur" = xen-rs ] || return 1
+	[ $cycle = 50 ] && [ "$cur" = xen-rs ] || return 1
 	echo "50 offline/online cycles of CPU 1, xen-rs back in charge after each"
 	xen_rs_in_charge
 }
@@ -287,16 +287,16 @@ t_ce_handback() {
 # 100 cycles of load, clocksource switch, unbind and unload, while 1 ms sleeps run.
 t_ce_load_unload_100() {
 	watchdog_start 3600
-	i=0
-	while [ $i -lt 100 ]; do
-		i=$((i + 1))
-		insmod "$KO" || { echo "cycle $i: insmod failed"; break; }
-		xen_rs_in_charge >/tmp/cycle || { cat /tmp/cycle; echo "cycle $i"; break; }
-		echo xen-rs >"$CS/current_clocksource" || { echo "cycle $i: switch failed"; break; }
-		"$HANDBACK" || { echo "cycle $i: hand-back failed"; break; }
+	cycle=0
+	while [ $cycle -lt 100 ]; do
+		cycle=$((cycle + 1))
+		insmod "$KO" || { echo "cycle $cycle: insmod failed"; break; }
+		xen_rs_in_charge >/tmp/cycle || { cat /tmp/cycle; echo "cycle $cycle"; break; }
+		echo xen-rs >"$CS/current_clocksource" || { echo "cycle $cycle: switch failed"; break; }
+		"$HANDBACK" || { echo "cycle $cycle: hand-back failed"; break; }
 	done
 	watchdog_stop || return 1
-	[ $i = 100 ] && ! grep -q '^xen_clock ' /proc/modules || return 1
+	[ $cycle = 100 ] && ! grep -q '^xen_clock ' /proc/modules || return 1
 	echo "100 load/switch/unbind/unload cycles"
 	devices_are xen
 }
@@ -340,17 +340,17 @@ t_ce_builtin() {
 # on CPU 1, alternating the devices; pooled distributions and their ratio.
 t_bench_timer_latency() {
 	rounds=${LAT_ROUNDS:-4}
-	n=${LAT_SAMPLES:-1000}
+	samples=${LAT_SAMPLES:-1000}
 	rm -f /tmp/lat.c /tmp/lat.rs
 	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
 	r=0
 	while [ $r -lt $rounds ]; do
 		r=$((r + 1))
 		devices_are xen >/dev/null || return 1
-		taskset -c 1 "$LAT" lat "$n" 1000 /tmp/lat.c >/dev/null || return 1
+		taskset -c 1 "$LAT" lat "$samples" 1000 /tmp/lat.c >/dev/null || return 1
 		insmod "$KO" || return 1
 		devices_are xen-rs >/dev/null || return 1
-		taskset -c 1 "$LAT" lat "$n" 1000 /tmp/lat.rs >/dev/null || return 1
+		taskset -c 1 "$LAT" lat "$samples" 1000 /tmp/lat.rs >/dev/null || return 1
 		"$HANDBACK" || return 1
 	done
 	"$LAT" stats /tmp/lat.c | sed 's/^/c_xen_/' >/tmp/lat.out
@@ -375,3 +375,19 @@ t_dmesg_clean() {
 	echo "no warnings in $(kmsg | wc -l) lines of dmesg"
 }
 
+
+# 300 rounds of the short busybox commands the stress tests run, then no user process may
+# have crashed: the stress plan (guest/plans/stress.txt) runs it after the cycles.
+t_spawn_300() {
+	cycle=0
+	while [ $cycle -lt 300 ]; do
+		cycle=$((cycle + 1))
+		tick_devices >/dev/null
+		grep -q xen /proc/modules
+		ls /sys >/dev/null
+	done
+	if kmsg | grep segfault; then
+		return 1
+	fi
+	echo "300 rounds, no segfault in dmesg"
+}
