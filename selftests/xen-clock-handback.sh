@@ -8,8 +8,9 @@
 #   1. switch current_clocksource away from xen-rs (to tsc if the kernel still
 #      trusts it, else to xen);
 #   2. unbind the xen-rs clock event device of every CPU through
-#      /sys/devices/system/clockevents/clockevent*/unbind_device: the tick core
-#      moves that CPU to its best other device, the C "xen" one;
+#      /sys/devices/system/clockevents/clockevent*/unbind_device, writing from
+#      that CPU (taskset): the tick core moves the CPU to its best other
+#      device, the C "xen" one;
 #   3. rmmod xen_clock.
 #
 # unbind_device looks the device up by name and takes the first one it finds,
@@ -35,7 +36,10 @@ while :; do
 	for d in "$CE"/clockevent*; do
 		[ "$(cat "$d/current_device")" = xen-rs ] || continue
 		left=$((left + 1))
-		echo xen-rs >"$d/unbind_device" 2>/dev/null
+		# Written from the CPU concerned, the unbind runs there directly instead of in
+		# an IPI: see "Unbinding through an IPI" in Documentation/xen-clock.rst.
+		cpu=${d##*/clockevent}
+		taskset -c "$cpu" sh -c "echo xen-rs >$d/unbind_device" 2>/dev/null
 	done
 	[ "$left" = 0 ] && break
 	pass=$((pass + 1))
