@@ -34,7 +34,10 @@ use kernel::{
         nr_cpu_ids,
         CpuId, //
     },
-    error::to_result,
+    error::{
+        from_result,
+        to_result, //
+    },
     ffi::{
         c_int,
         c_uint,
@@ -379,13 +382,6 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
         unsafe { &*kernel::container_of!(ced, Self, ced) }
     }
 
-    fn status(result: Result) -> c_int {
-        match result {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
-    }
-
     /// # Safety
     ///
     /// Called by the tick core with a device set up by [`Self::new`].
@@ -398,7 +394,7 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
         let this = unsafe { Self::from_raw(ced) };
         // With `mult = 1, shift = 0` the tick core's ticks are nanoseconds.
         // CAST: `unsigned long` is 64 bits wide on the 64-bit builds this driver supports.
-        Self::status(this.ops.set_next_event(delta as u64))
+        from_result(|| this.ops.set_next_event(delta as u64).map(|()| 0))
     }
 
     /// # Safety
@@ -406,7 +402,8 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
     /// As for [`Self::set_next_event_callback`].
     unsafe extern "C" fn shutdown_callback(ced: *mut bindings::clock_event_device) -> c_int {
         // SAFETY: As in `set_next_event_callback`.
-        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_shutdown())
+        let this = unsafe { Self::from_raw(ced) };
+        from_result(|| this.ops.set_state_shutdown().map(|()| 0))
     }
 
     /// # Safety
@@ -414,7 +411,8 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
     /// As for [`Self::set_next_event_callback`].
     unsafe extern "C" fn oneshot_callback(ced: *mut bindings::clock_event_device) -> c_int {
         // SAFETY: As in `set_next_event_callback`.
-        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_oneshot())
+        let this = unsafe { Self::from_raw(ced) };
+        from_result(|| this.ops.set_state_oneshot().map(|()| 0))
     }
 
     /// # Safety
@@ -422,7 +420,8 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
     /// As for [`Self::set_next_event_callback`].
     unsafe extern "C" fn periodic_callback(ced: *mut bindings::clock_event_device) -> c_int {
         // SAFETY: As in `set_next_event_callback`.
-        Self::status(unsafe { Self::from_raw(ced) }.ops.set_state_periodic())
+        let this = unsafe { Self::from_raw(ced) };
+        from_result(|| this.ops.set_state_periodic().map(|()| 0))
     }
 
     /// # Safety
@@ -430,11 +429,8 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
     /// As for [`Self::set_next_event_callback`].
     unsafe extern "C" fn oneshot_stopped_callback(ced: *mut bindings::clock_event_device) -> c_int {
         // SAFETY: As in `set_next_event_callback`.
-        Self::status(
-            unsafe { Self::from_raw(ced) }
-                .ops
-                .set_state_oneshot_stopped(),
-        )
+        let this = unsafe { Self::from_raw(ced) };
+        from_result(|| this.ops.set_state_oneshot_stopped().map(|()| 0))
     }
 
     /// # Safety
@@ -442,7 +438,8 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
     /// As for [`Self::set_next_event_callback`].
     unsafe extern "C" fn tick_resume_callback(ced: *mut bindings::clock_event_device) -> c_int {
         // SAFETY: As in `set_next_event_callback`.
-        Self::status(unsafe { Self::from_raw(ced) }.ops.tick_resume())
+        let this = unsafe { Self::from_raw(ced) };
+        from_result(|| this.ops.tick_resume().map(|()| 0))
     }
 }
 
@@ -637,13 +634,10 @@ impl<T: CpuHotplugOps> CpuHotplug<T> {
     unsafe extern "C" fn startup_callback(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
         // SAFETY: By the type invariants, the instance is embedded in a live `Self`.
         let this = unsafe { Self::from_node(node) };
-        let Some(cpu) = CpuId::from_u32(cpu) else {
-            return EINVAL.to_errno();
-        };
-        match this.ops.online(cpu) {
-            Ok(()) => 0,
-            Err(e) => e.to_errno(),
-        }
+        from_result(|| {
+            let cpu = CpuId::from_u32(cpu).ok_or(EINVAL)?;
+            this.ops.online(cpu).map(|()| 0)
+        })
     }
 
     /// # Safety
