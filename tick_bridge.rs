@@ -207,7 +207,8 @@ pub(crate) trait ClockEventOps: Send + Sync {
     }
 }
 
-/// How to set up the clock event device of one CPU.
+/// How to set up the clock event device of each CPU.
+#[derive(Clone, Copy)]
 pub(crate) struct ClockEventConfig {
     /// The name shown in `/proc/timer_list` and sysfs.
     pub(crate) name: &'static CStr,
@@ -461,17 +462,18 @@ pub(crate) struct PerCpuClockEvents<T: ClockEventOps> {
 }
 
 impl<T: ClockEventOps> PerCpuClockEvents<T> {
-    /// Sets up (without registering) a device for each possible CPU, with the configuration and
-    /// operations that `setup` returns for it.
+    /// Sets up (without registering) a device for each possible CPU, all with `config`, each
+    /// with the operations `ops` returns for its CPU.
     pub(crate) fn new(
-        mut setup: impl FnMut(CpuId) -> Result<(ClockEventConfig, T)>,
+        config: ClockEventConfig,
+        mut ops: impl FnMut(CpuId) -> T,
         module: &'static ThisModule,
     ) -> Result<Self> {
         let n = nr_cpu_ids();
         let mut devices = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         for i in 0..n {
             let cpu = CpuId::from_u32(i).ok_or(EINVAL)?;
-            let (config, ops) = setup(cpu)?;
+            let ops = ops(cpu);
             devices.push(
                 KBox::pin_init(ClockEventDevice::new(config, cpu, ops, module), GFP_KERNEL)?,
                 GFP_KERNEL,

@@ -267,21 +267,16 @@ impl XenClockEvents {
             pr_err!("min_delta_ns must be between 1 and {MAX_DELTA_NS}, not {min_delta_ns}\n");
             return Err(EINVAL);
         }
-        let devices = PerCpuClockEvents::new(
-            |cpu| {
-                let config = ClockEventConfig {
-                    name: NAME,
-                    rating: RATING,
-                    periodic: true,
-                    // The vCPU timer is also the C `xen` device's.
-                    tick_only: true,
-                    min_delta_ns,
-                    max_delta_ns: MAX_DELTA_NS,
-                };
-                Ok((config, XenTimer::new(cpu)))
-            },
-            module,
-        )?;
+        let config = ClockEventConfig {
+            name: NAME,
+            rating: RATING,
+            periodic: true,
+            // The vCPU timer is also the C `xen` device's.
+            tick_only: true,
+            min_delta_ns,
+            max_delta_ns: MAX_DELTA_NS,
+        };
+        let devices = PerCpuClockEvents::new(config, XenTimer::new, module)?;
         Ok(Self { devices })
     }
 }
