@@ -106,19 +106,14 @@ def read(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--plan", required=True)
-    # One guest boot of several: NAME,PLAN,DOMU_LOG,CONSOLE_LOG,QEMU_STATUS.
+    # One guest boot (of one or several): NAME,PLAN,DOMU_LOG,CONSOLE_LOG,QEMU_STATUS.
     ap.add_argument("--run", action="append", default=[])
-    ap.add_argument("--domu")
-    ap.add_argument("--console")
-    ap.add_argument("--qemu-status", type=int, default=0)
     ap.add_argument("--cargo-log")
     ap.add_argument("--cargo-status", type=int, default=0)
     ap.add_argument("--lint")
     ap.add_argument("--lint-status", type=int, default=0)
     a = ap.parse_args()
 
-    plan = [l.strip() for l in read(a.plan) if l.strip() and not l.startswith("#")]
     passed = failed = skipped = 0
     out = []
     if a.cargo_log is not None:
@@ -137,19 +132,13 @@ def main():
         passed += p
         failed += f
 
-    runs = []
-    if a.domu is not None:
-        runs.append((None, plan, a.domu, a.console, a.qemu_status))
     for spec in a.run:
         name, plan_path, domu_path, console_path, status = spec.split(",")
-        plan_lines = [l.strip() for l in read(plan_path) if l.strip() and not l.startswith("#")]
-        runs.append((name, plan_lines, domu_path, console_path, int(status)))
-
-    for name, plan, domu_path, console_path, qemu_status in runs:
-        if name is not None:
-            out.append(f"guest run {name}:")
+        qemu_status = int(status)
+        plan = [l.strip() for l in read(plan_path) if l.strip() and not l.startswith("#")]
+        out.append(f"guest run {name}:")
         domu = read(domu_path)
-        console = read(console_path) if console_path else domu
+        console = read(console_path)
         results, problems = parse_tap(domu, plan)
         if qemu_status == 124:
             problems.append("QEMU was killed at its time limit")
@@ -176,7 +165,7 @@ def main():
                 failed += 1
         if problems:
             failed += 1
-            out.append(f"guest run {name or ''} FAILED: ".replace("  ", " ") + "; ".join(problems))
+            out.append(f"guest run {name} FAILED: " + "; ".join(problems))
             out.append("last 50 console lines:")
             out.extend("  | " + l for l in console[-50:])
     print("\n".join(out))
