@@ -186,32 +186,26 @@ t_bench() {
 HANDBACK=/xc/xen-clock-handback.sh
 LAT=/xc/ksft/timer-latency
 
-# ticks_on DEV MODE STATE HANDLER: every online CPU's tick device is DEV, the tick in MODE
-# (oneshot or periodic), the device in STATE, with HANDLER; prints what it saw.
-ticks_on() {
-	tick_devices >/tmp/ticks
-	cat /tmp/ticks
-	n=$(grep -c '^cpu' /tmp/ticks)
-	[ "$n" = "$(nproc)" ] || { echo "$n per-CPU tick devices for $(nproc) CPUs"; return 1; }
-	want="tick device $1 (tick mode $2, device state $3, handler $4)"
-	if grep '^cpu' /tmp/ticks | grep -vF "$want"; then
-		echo "^ not: $want"
-		return 1
-	fi
-}
-
-# devices_are DEV: every online CPU's tick device is DEV.
-devices_are() {
+# every_cpu TEXT: one tick device line per online CPU, each containing TEXT; prints the lines.
+every_cpu() {
 	tick_devices | grep '^cpu' >/tmp/ticks
 	cat /tmp/ticks
-	[ "$(wc -l </tmp/ticks)" = "$(nproc)" ] || { echo "not one tick device per CPU"; return 1; }
-	! grep -v "tick device $1 " /tmp/ticks || { echo "^ not on $1"; return 1; }
+	n=$(wc -l </tmp/ticks)
+	[ "$n" = "$(nproc)" ] || { echo "$n per-CPU tick devices for $(nproc) CPUs"; return 1; }
+	! grep -vF "$1" /tmp/ticks || { echo "^ not: $1"; return 1; }
 }
 
-# xen_rs_in_charge: the guard of every test that needs xen-rs running the tick.
+# ticks_on DEV MODE STATE HANDLER: every online CPU's tick device is DEV, the tick in MODE
+# (oneshot or periodic), the device in STATE, with HANDLER.
+ticks_on() { every_cpu "tick device $1 (tick mode $2, device state $3, handler $4)"; }
+
+# devices_are DEV: every online CPU's tick device is DEV.
+devices_are() { every_cpu "tick device $1 "; }
+
+# xen_rs_in_charge: the guard of every test that needs xen-rs running the tick; quiet unless
+# it fails.
 xen_rs_in_charge() {
-	tick_devices | grep '^cpu' | grep -v 'tick device xen-rs ' >/tmp/notours
-	[ ! -s /tmp/notours ] || { echo "xen-rs is not in charge:"; cat /tmp/notours; return 1; }
+	devices_are xen-rs >/tmp/incharge || { echo "xen-rs is not in charge:"; cat /tmp/incharge; return 1; }
 }
 
 # events CPU: the count of events the driver handled on CPU so far (debugfs).
