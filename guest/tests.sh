@@ -364,6 +364,9 @@ SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|rcu_sched detected|lockdep|UBSAN|
 # Run last: nothing the plan did may have left a warning, oops or splat.
 t_dmesg_clean() {
 	if kmsg | grep -E "$SPLAT"; then
+		# What follows each one: a splat's trace, or with print-fatal-signals=1 on the
+		# guest's command line, a crashed process's registers (FS base included).
+		kmsg | grep -E -A 24 "$SPLAT" | head -150 | sed 's/^/  | /'
 		return 1
 	fi
 	echo "no warnings in $(kmsg | wc -l) lines of dmesg"
@@ -398,14 +401,16 @@ twin_cycles() {
 		cycle=$((cycle + 1))
 		insmod /xc/ksft/xen_twin.ko || break
 		devices_are xen-twin >/dev/null || { echo "cycle $cycle: xen-twin not in charge"; break; }
-		echo tsc >"$CS/current_clocksource"
-		echo xen >"$CS/current_clocksource"
+		if [ "$1" = local ] || [ "$1" = ipi ]; then
+			echo tsc >"$CS/current_clocksource"
+			echo xen >"$CS/current_clocksource"
+		fi
 		pass=0
 		while [ $pass -lt 4 ]; do
 			pass=$((pass + 1))
 			for d in /sys/devices/system/clockevents/clockevent*; do
 				[ "$(cat $d/current_device)" = xen-twin ] || continue
-				if [ "$1" = local ]; then
+				if [ "$1" != ipi ]; then
 					taskset -c "${d##*/clockevent}" sh -c "echo xen-twin >$d/unbind_device" 2>/dev/null
 				else
 					taskset -c 0 sh -c "echo xen-twin >$d/unbind_device" 2>/dev/null
@@ -413,6 +418,10 @@ twin_cycles() {
 			done
 		done
 		rmmod xen_twin || break
+		if [ "$1" = local-cs-after ]; then
+			echo tsc >"$CS/current_clocksource"
+			echo xen >"$CS/current_clocksource"
+		fi
 	done
 	watchdog_stop
 	echo "$cycle cycles, unbinding through $1"
@@ -421,3 +430,175 @@ twin_cycles() {
 }
 t_twin_unbind_ipi() { twin_cycles ipi; }
 t_twin_unbind_local() { twin_cycles local; }
+t_exp_twin_unbind_local_nocs() { twin_cycles local-nocs; }
+t_exp_twin_unbind_local_cs_after() { twin_cycles local-cs-after; }
+
+# --- experiments on the known failure of README.md (guest/plans/exp-*.txt), with the C driver
+# alone or with the C twin; each ends with no segfault in dmesg as its verdict ---
+
+# exp_pinned_shells N: N short-lived shells pinned to alternate CPUs with taskset, as the
+# hand-back script starts them, while 1 ms sleeps run; then no segfault in dmesg.
+exp_pinned_shells() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		taskset -c $((i % 2)) sh -c "cat /sys/devices/system/clockevents/clockevent$((i % 2))/current_device >/dev/null"
+	done
+	watchdog_stop
+	echo "$i pinned shells"
+	kmsg | grep segfault | head -3
+	! kmsg | grep -q segfault
+}
+t_exp_pinned_shells_1000() { exp_pinned_shells 1000; }
+
+# exp_cs_switch N: N clocksource switches between tsc and xen (each one a stop_machine()),
+# each followed by a short-lived grep, while 1 ms sleeps run; then no segfault in dmesg.
+exp_cs_switch() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		echo tsc >"$CS/current_clocksource"
+		echo xen >"$CS/current_clocksource"
+		grep -q xen "$CS/current_clocksource"
+	done
+	watchdog_stop
+	echo "$i switches tsc -> xen, a grep after each"
+	kmsg | grep segfault | head -3
+	! kmsg | grep -q segfault
+}
+t_exp_cs_switch_300() { exp_cs_switch 300; }
+
+# exp_twin_swap N: xen_twin.ko loaded once; N times, from alternate CPUs, the tick handed from
+# xen-twin to the C device and back (its "swap" parameter), while 1 ms sleeps run.
+exp_twin_swap() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		taskset -c $((i % 2)) sh -c "echo 1 >/sys/module/xen_twin/parameters/swap" || break
+	done
+	watchdog_stop
+	echo "$i swaps"
+	devices_are xen-twin
+	kmsg | grep segfault | head -3
+	! kmsg | grep -q segfault
+}
+t_exp_twin_swap_1000() { exp_twin_swap 1000; }
+
+# exp_modload N: N loads and unloads of xen_twin.ko with nodev=1 (no device, no hook), with a
+# short-lived grep after each, while 1 ms sleeps run.
+exp_modload() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		insmod /xc/ksft/xen_twin.ko nodev=1 || break
+		grep -q xen_twin /proc/modules || break
+		rmmod xen_twin || break
+	done
+	watchdog_stop
+	echo "$i loads and unloads"
+	kmsg | grep segfault | head -3
+	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+}
+t_exp_modload_300() { exp_modload 300; }
+
+# exp_twin_rebind N: xen_twin.ko loaded once; N cycles of unbinding every CPU's xen-twin
+# through sysfs from that CPU, then registering it again (the "swap" parameter, "r"), and
+# with "cs" as second argument a clocksource switch, while 1 ms sleeps run.
+exp_twin_rebind() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
+		for pass in 1 2 3 4; do
+			for c in 0 1; do
+				taskset -c $c sh -c "echo xen-twin >/sys/devices/system/clockevents/clockevent$c/unbind_device" 2>/dev/null
+			done
+		done
+		devices_are xen >/dev/null || echo "cycle $i: not handed back"
+		for c in 0 1; do
+			taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap" || break
+		done
+		if [ "${2:-}" = cs ]; then
+			echo tsc >"$CS/current_clocksource"
+			echo xen >"$CS/current_clocksource"
+		fi
+	done
+	watchdog_stop
+	echo "$i cycles"
+	kmsg | grep segfault | head -3
+	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+}
+t_exp_twin_rebind_cs_200() { exp_twin_rebind 200 cs; }
+
+# exp_twin_cs N: xen_twin.ko loaded once and in charge; N clocksource switches (exp_cs_switch).
+exp_twin_cs() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
+	exp_cs_switch "$1"
+}
+t_exp_twin_cs_1000() { exp_twin_cs 1000; }
+t_exp_cs_switch_1000() { exp_cs_switch 1000; }
+
+# exp_modload_cs N: N cycles of loading xen_twin.ko with nodev=1, two clocksource switches
+# (tsc, xen) and unloading, while 1 ms sleeps run.
+exp_modload_cs() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		insmod /xc/ksft/xen_twin.ko nodev=1 || break
+		echo tsc >"$CS/current_clocksource"
+		echo xen >"$CS/current_clocksource"
+		grep -q xen_twin /proc/modules || break
+		rmmod xen_twin || break
+	done
+	watchdog_stop
+	echo "$i cycles"
+	kmsg | grep segfault | head -3
+	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+}
+t_exp_modload_cs_300() { exp_modload_cs 300; }
+
+# exp_twin_relife N: twin cycles (clocksource switches, unbinding from the CPU concerned) in
+# which the "relife" parameter replaces the unload and the load: the hook and the hotplug
+# state go and come back, the module's memory stays. A second argument is passed to
+# "relife": "h" redoes the hotplug state only, "k" the hook only (the devices are then
+# registered again through "swap").
+exp_twin_relife() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
+		echo tsc >"$CS/current_clocksource"
+		echo xen >"$CS/current_clocksource"
+		for pass in 1 2 3 4; do
+			for d in /sys/devices/system/clockevents/clockevent*; do
+				[ "$(cat $d/current_device)" = xen-twin ] || continue
+				taskset -c "${d##*/clockevent}" sh -c "echo xen-twin >$d/unbind_device" 2>/dev/null
+			done
+		done
+		echo "${2:-1}" >/sys/module/xen_twin/parameters/relife || break
+		if [ "${2:-}" = k ]; then
+			for c in 0 1; do
+				taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap"
+			done
+		fi
+	done
+	watchdog_stop
+	echo "$i cycles"
+	kmsg | grep segfault | head -3
+	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+}
+t_exp_twin_relife_100() { exp_twin_relife 100; }
+t_exp_twin_relife_keep_hook_100() { exp_twin_relife 100 h; }
+t_exp_twin_relife_hook_only_100() { exp_twin_relife 100 k; }

@@ -90,7 +90,36 @@ static int xen_twin_offline(unsigned int cpu)
 	return 0;
 }
 
-static int __init xen_twin_init(void)
+/*
+ * Writing anything to /sys/module/xen_twin/parameters/swap hands the calling
+ * CPU's tick from xen-twin to the C device and back: two device exchanges,
+ * with no module load or unload and no hook change in between.
+ */
+static int xen_twin_swap(const char *val, const struct kernel_param *kp)
+{
+	struct clock_event_device *evt;
+	int cpu, ret;
+
+	migrate_disable();
+	cpu = smp_processor_id();
+	evt = per_cpu_ptr(&xen_twin_ced, cpu);
+	/* "u": unbind only, "r": register only, anything else: both. */
+	ret = val[0] == 'r' ? 0 : clockevents_unbind_device(evt, cpu);
+	/* Unbinding leaves the list node pointing at itself: only then register again. */
+	if (!ret && val[0] != 'u' && list_empty(&evt->list))
+		clockevents_register_device(evt);
+	migrate_enable();
+	return ret;
+}
+
+static const struct kernel_param_ops xen_twin_swap_ops = { .set = xen_twin_swap };
+module_param_cb(swap, &xen_twin_swap_ops, NULL, 0200);
+
+/* With nodev=1 the module loads and unloads and does nothing else. */
+static bool nodev;
+module_param(nodev, bool, 0444);
+
+static int xen_twin_start(void)
 {
 	int ret = xen_timer_set_event_hook(&xen_twin_hook);
 
@@ -104,8 +133,40 @@ static int __init xen_twin_init(void)
 	return 0;
 }
 
+/*
+ * Writing anything to /sys/module/xen_twin/parameters/relife does what an
+ * unload and a load do, without freeing or allocating the module's memory.
+ */
+static int xen_twin_relife(const char *val, const struct kernel_param *kp)
+{
+	/* "k": redo only the hook; the devices are registered again through "swap". */
+	if (val[0] == 'k') {
+		xen_timer_clear_event_hook(&xen_twin_hook);
+		return xen_timer_set_event_hook(&xen_twin_hook);
+	}
+	cpuhp_remove_state(xen_twin_state);
+	/* "h": keep the hook, redo only the hotplug state. */
+	if (val[0] == 'h') {
+		xen_twin_state = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "clockevents/xen_twin:online",
+						   xen_twin_online, xen_twin_offline);
+		return xen_twin_state < 0 ? xen_twin_state : 0;
+	}
+	xen_timer_clear_event_hook(&xen_twin_hook);
+	return xen_twin_start();
+}
+
+static const struct kernel_param_ops xen_twin_relife_ops = { .set = xen_twin_relife };
+module_param_cb(relife, &xen_twin_relife_ops, NULL, 0200);
+
+static int __init xen_twin_init(void)
+{
+	return nodev ? 0 : xen_twin_start();
+}
+
 static void __exit xen_twin_exit(void)
 {
+	if (nodev)
+		return;
 	cpuhp_remove_state(xen_twin_state);
 	xen_timer_clear_event_hook(&xen_twin_hook);
 }
