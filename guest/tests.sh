@@ -358,8 +358,9 @@ t_bench_timer_latency() {
 	cat /tmp/lat.out
 }
 
-
-SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|rcu_sched detected|lockdep|UBSAN|KASAN|segfault'
+# What dmesg must not show: kernel splats, and user processes killed by a fault ("segfault
+# at" for a page fault, "traps:" for a general protection fault or an invalid opcode).
+SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|rcu_sched detected|lockdep|UBSAN|KASAN|segfault|traps:'
 
 # Run last: nothing the plan did may have left a warning, oops or splat.
 t_dmesg_clean() {
@@ -570,8 +571,8 @@ t_exp_modload_cs_300() { exp_modload_cs 300; }
 # exp_twin_relife N: twin cycles (clocksource switches, unbinding from the CPU concerned) in
 # which the "relife" parameter replaces the unload and the load: the hook and the hotplug
 # state go and come back, the module's memory stays. A second argument is passed to
-# "relife": "h" redoes the hotplug state only, "k" the hook only (the devices are then
-# registered again through "swap").
+# "relife": "h" redoes the hotplug state only, "k" the hook only, "s" only waits for an RCU
+# grace period (after "k" and "s" the devices are registered again through "swap").
 exp_twin_relife() {
 	insmod /xc/ksft/xen_twin.ko || return 1
 	watchdog_start 3600
@@ -588,7 +589,7 @@ exp_twin_relife() {
 			done
 		done
 		echo "${2:-1}" >/sys/module/xen_twin/parameters/relife || break
-		if [ "${2:-}" = k ]; then
+		if [ "${2:-}" = k ] || [ "${2:-}" = s ]; then
 			for c in 0 1; do
 				taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap"
 			done
@@ -602,3 +603,4 @@ exp_twin_relife() {
 t_exp_twin_relife_100() { exp_twin_relife 100; }
 t_exp_twin_relife_keep_hook_100() { exp_twin_relife 100 h; }
 t_exp_twin_relife_hook_only_100() { exp_twin_relife 100 k; }
+t_exp_twin_relife_rcu_only_100() { exp_twin_relife 100 s; }

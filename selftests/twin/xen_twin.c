@@ -12,6 +12,7 @@
 #include <linux/clockchips.h>
 #include <linux/cpuhotplug.h>
 #include <linux/percpu.h>
+#include <linux/rcupdate.h>
 #include <linux/string.h>
 #include <xen/xen.h>
 #include <xen/xen-ops.h>
@@ -139,6 +140,11 @@ static int xen_twin_start(void)
  */
 static int xen_twin_relife(const char *val, const struct kernel_param *kp)
 {
+	/* "s": only wait for an RCU grace period, as removing the hook does. */
+	if (val[0] == 's') {
+		synchronize_rcu();
+		return 0;
+	}
 	/* "k": redo only the hook; the devices are registered again through "swap". */
 	if (val[0] == 'k') {
 		xen_timer_clear_event_hook(&xen_twin_hook);
