@@ -471,8 +471,9 @@ exp_cs_switch() {
 }
 t_exp_cs_switch_300() { exp_cs_switch 300; }
 
-# exp_twin_swap N: xen_twin.ko loaded once; N times, from alternate CPUs, the tick handed from
-# xen-twin to the C device and back (its "swap" parameter), while 1 ms sleeps run.
+# exp_twin_swap N [PAUSE]: xen_twin.ko loaded once; N times, from alternate CPUs, the tick
+# handed from xen-twin to the C device and back (its "swap" parameter), while 1 ms sleeps
+# run; with PAUSE, the C device runs the tick for PAUSE seconds before the way back.
 exp_twin_swap() {
 	insmod /xc/ksft/xen_twin.ko || return 1
 	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
@@ -480,7 +481,12 @@ exp_twin_swap() {
 	i=0
 	while [ $i -lt "$1" ]; do
 		i=$((i + 1))
-		taskset -c $((i % 2)) sh -c "echo 1 >/sys/module/xen_twin/parameters/swap" || break
+		if [ -n "${2:-}" ]; then
+			taskset -c $((i % 2)) sh -c "echo u >/sys/module/xen_twin/parameters/swap &&
+				sleep $2 && echo r >/sys/module/xen_twin/parameters/swap" || break
+		else
+			taskset -c $((i % 2)) sh -c "echo 1 >/sys/module/xen_twin/parameters/swap" || break
+		fi
 	done
 	watchdog_stop
 	echo "$i swaps"
@@ -489,6 +495,7 @@ exp_twin_swap() {
 	! kmsg | grep -q segfault
 }
 t_exp_twin_swap_1000() { exp_twin_swap 1000; }
+t_exp_twin_swap_pause_300() { exp_twin_swap 300 0.05; }
 
 # exp_modload N: N loads and unloads of xen_twin.ko with nodev=1 (no device, no hook), with a
 # short-lived grep after each, while 1 ms sleeps run.
@@ -604,3 +611,19 @@ t_exp_twin_relife_100() { exp_twin_relife 100; }
 t_exp_twin_relife_keep_hook_100() { exp_twin_relife 100 h; }
 t_exp_twin_relife_hook_only_100() { exp_twin_relife 100 k; }
 t_exp_twin_relife_rcu_only_100() { exp_twin_relife 100 s; }
+
+# exp_timer_list N: C driver only; N reads of /proc/timer_list (tick_devices), while 1 ms
+# sleeps run.
+exp_timer_list() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		tick_devices >/dev/null
+	done
+	watchdog_stop
+	echo "$i reads of /proc/timer_list"
+	kmsg | grep segfault | head -3
+	! kmsg | grep -q segfault
+}
+t_exp_timer_list_1000() { exp_timer_list 1000; }
