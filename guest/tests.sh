@@ -384,10 +384,10 @@ t_spawn_300() {
 		grep -q xen /proc/modules
 		ls /sys >/dev/null
 	done
-	if kmsg | grep segfault; then
+	if kmsg | grep -E "segfault|traps:"; then
 		return 1
 	fi
-	echo "300 rounds, no segfault in dmesg"
+	echo "300 rounds, no segfault or trap in dmesg"
 }
 
 # --- the C twin of xen-rs (selftests/twin), for the known failure of README.md ---
@@ -627,3 +627,22 @@ exp_timer_list() {
 	! kmsg | grep -q segfault
 }
 t_exp_timer_list_1000() { exp_timer_list 1000; }
+
+# exp_twin_swap_sysfs N: as exp_twin_swap, CPU 1 only, the first half through sysfs:
+# unbind_device written from CPU 1, then the "swap" parameter's "r"; no /proc/timer_list reads.
+exp_twin_swap_sysfs() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		taskset -c 1 sh -c "echo xen-twin >/sys/devices/system/clockevents/clockevent1/unbind_device &&
+			echo r >/sys/module/xen_twin/parameters/swap" || break
+	done
+	watchdog_stop
+	echo "$i swaps on CPU 1"
+	kmsg | grep segfault | head -3
+	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+}
+t_exp_twin_swap_sysfs_500() { exp_twin_swap_sysfs 500; }
