@@ -392,6 +392,30 @@ t_spawn_300() {
 
 # --- the C twin of xen-rs (selftests/twin), for the known failure of README.md ---
 
+# no_user_crash: no user process killed by a fault in dmesg (see SPLAT); prints the first ones.
+no_user_crash() {
+	kmsg | grep -E "segfault|traps:" | head -3
+	! kmsg | grep -qE "segfault|traps:"
+}
+
+# cs_bounce: the clocksource to tsc and back to xen (two stop_machine() calls).
+cs_bounce() {
+	echo tsc >"$CS/current_clocksource"
+	echo xen >"$CS/current_clocksource"
+}
+
+# unbind_everywhere NAME [FROM]: unbind the clock event device NAME on every CPU that ticks on
+# it, writing unbind_device from that CPU, or from CPU FROM (through an IPI). Four passes:
+# unbind_device takes the first device of that name, which may be another CPU's.
+unbind_everywhere() {
+	for pass in 1 2 3 4; do
+		for d in /sys/devices/system/clockevents/clockevent*; do
+			[ "$(cat $d/current_device)" = "$1" ] || continue
+			taskset -c "${2:-${d##*/clockevent}}" sh -c "echo $1 >$d/unbind_device" 2>/dev/null
+		done
+	done
+}
+
 # twin_cycles HOW: 100 cycles of loading xen_twin.ko, switching the clocksource between tsc and
 # xen, unbinding every CPU's xen-twin (HOW: "ipi" writes unbind_device from this CPU, "local"
 # from the CPU concerned) and unloading, while 1 ms sleeps run; then no segfault in dmesg.
@@ -403,31 +427,17 @@ twin_cycles() {
 		insmod /xc/ksft/xen_twin.ko || break
 		devices_are xen-twin >/dev/null || { echo "cycle $cycle: xen-twin not in charge"; break; }
 		if [ "$1" = local ] || [ "$1" = ipi ]; then
-			echo tsc >"$CS/current_clocksource"
-			echo xen >"$CS/current_clocksource"
+			cs_bounce
 		fi
-		pass=0
-		while [ $pass -lt 4 ]; do
-			pass=$((pass + 1))
-			for d in /sys/devices/system/clockevents/clockevent*; do
-				[ "$(cat $d/current_device)" = xen-twin ] || continue
-				if [ "$1" != ipi ]; then
-					taskset -c "${d##*/clockevent}" sh -c "echo xen-twin >$d/unbind_device" 2>/dev/null
-				else
-					taskset -c 0 sh -c "echo xen-twin >$d/unbind_device" 2>/dev/null
-				fi
-			done
-		done
+		if [ "$1" = ipi ]; then unbind_everywhere xen-twin 0; else unbind_everywhere xen-twin; fi
 		rmmod xen_twin || break
 		if [ "$1" = local-cs-after ]; then
-			echo tsc >"$CS/current_clocksource"
-			echo xen >"$CS/current_clocksource"
+			cs_bounce
 		fi
 	done
 	watchdog_stop
 	echo "$cycle cycles, unbinding through $1"
-	kmsg | grep segfault | head -3
-	[ "$cycle" = 100 ] && ! kmsg | grep -q segfault
+	[ "$cycle" = 100 ] && no_user_crash
 }
 t_twin_unbind_ipi() { twin_cycles ipi; }
 t_twin_unbind_local() { twin_cycles local; }
@@ -448,8 +458,7 @@ exp_pinned_shells() {
 	done
 	watchdog_stop
 	echo "$i pinned shells"
-	kmsg | grep segfault | head -3
-	! kmsg | grep -q segfault
+	no_user_crash
 }
 t_exp_pinned_shells_1000() { exp_pinned_shells 1000; }
 
@@ -460,14 +469,12 @@ exp_cs_switch() {
 	i=0
 	while [ $i -lt "$1" ]; do
 		i=$((i + 1))
-		echo tsc >"$CS/current_clocksource"
-		echo xen >"$CS/current_clocksource"
+		cs_bounce
 		grep -q xen "$CS/current_clocksource"
 	done
 	watchdog_stop
 	echo "$i switches tsc -> xen, a grep after each"
-	kmsg | grep segfault | head -3
-	! kmsg | grep -q segfault
+	no_user_crash
 }
 t_exp_cs_switch_300() { exp_cs_switch 300; }
 
@@ -491,8 +498,7 @@ exp_twin_swap() {
 	watchdog_stop
 	echo "$i swaps"
 	devices_are xen-twin
-	kmsg | grep segfault | head -3
-	! kmsg | grep -q segfault
+	no_user_crash
 }
 t_exp_twin_swap_1000() { exp_twin_swap 1000; }
 t_exp_twin_swap_pause_300() { exp_twin_swap 300 0.05; }
@@ -510,8 +516,7 @@ exp_modload() {
 	done
 	watchdog_stop
 	echo "$i loads and unloads"
-	kmsg | grep segfault | head -3
-	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+	[ "$i" = "$1" ] && no_user_crash
 }
 t_exp_modload_300() { exp_modload 300; }
 
@@ -525,24 +530,18 @@ exp_twin_rebind() {
 	while [ $i -lt "$1" ]; do
 		i=$((i + 1))
 		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
-		for pass in 1 2 3 4; do
-			for c in 0 1; do
-				taskset -c $c sh -c "echo xen-twin >/sys/devices/system/clockevents/clockevent$c/unbind_device" 2>/dev/null
-			done
-		done
+		unbind_everywhere xen-twin
 		devices_are xen >/dev/null || echo "cycle $i: not handed back"
 		for c in 0 1; do
 			taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap" || break
 		done
 		if [ "${2:-}" = cs ]; then
-			echo tsc >"$CS/current_clocksource"
-			echo xen >"$CS/current_clocksource"
+			cs_bounce
 		fi
 	done
 	watchdog_stop
 	echo "$i cycles"
-	kmsg | grep segfault | head -3
-	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+	[ "$i" = "$1" ] && no_user_crash
 }
 t_exp_twin_rebind_cs_200() { exp_twin_rebind 200 cs; }
 
@@ -563,15 +562,13 @@ exp_modload_cs() {
 	while [ $i -lt "$1" ]; do
 		i=$((i + 1))
 		insmod /xc/ksft/xen_twin.ko nodev=1 || break
-		echo tsc >"$CS/current_clocksource"
-		echo xen >"$CS/current_clocksource"
+		cs_bounce
 		grep -q xen_twin /proc/modules || break
 		rmmod xen_twin || break
 	done
 	watchdog_stop
 	echo "$i cycles"
-	kmsg | grep segfault | head -3
-	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+	[ "$i" = "$1" ] && no_user_crash
 }
 t_exp_modload_cs_300() { exp_modload_cs 300; }
 
@@ -587,14 +584,8 @@ exp_twin_relife() {
 	while [ $i -lt "$1" ]; do
 		i=$((i + 1))
 		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
-		echo tsc >"$CS/current_clocksource"
-		echo xen >"$CS/current_clocksource"
-		for pass in 1 2 3 4; do
-			for d in /sys/devices/system/clockevents/clockevent*; do
-				[ "$(cat $d/current_device)" = xen-twin ] || continue
-				taskset -c "${d##*/clockevent}" sh -c "echo xen-twin >$d/unbind_device" 2>/dev/null
-			done
-		done
+		cs_bounce
+		unbind_everywhere xen-twin
 		echo "${2:-1}" >/sys/module/xen_twin/parameters/relife || break
 		if [ "${2:-}" = k ] || [ "${2:-}" = s ]; then
 			for c in 0 1; do
@@ -604,8 +595,7 @@ exp_twin_relife() {
 	done
 	watchdog_stop
 	echo "$i cycles"
-	kmsg | grep segfault | head -3
-	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+	[ "$i" = "$1" ] && no_user_crash
 }
 t_exp_twin_relife_100() { exp_twin_relife 100; }
 t_exp_twin_relife_keep_hook_100() { exp_twin_relife 100 h; }
@@ -623,8 +613,7 @@ exp_timer_list() {
 	done
 	watchdog_stop
 	echo "$i reads of /proc/timer_list"
-	kmsg | grep segfault | head -3
-	! kmsg | grep -q segfault
+	no_user_crash
 }
 t_exp_timer_list_1000() { exp_timer_list 1000; }
 
@@ -642,7 +631,6 @@ exp_twin_swap_sysfs() {
 	done
 	watchdog_stop
 	echo "$i swaps on CPU 1"
-	kmsg | grep segfault | head -3
-	[ "$i" = "$1" ] && ! kmsg | grep -q segfault
+	[ "$i" = "$1" ] && no_user_crash
 }
 t_exp_twin_swap_sysfs_500() { exp_twin_swap_sysfs 500; }

@@ -120,18 +120,22 @@ module_param_cb(swap, &xen_twin_swap_ops, NULL, 0200);
 static bool nodev;
 module_param(nodev, bool, 0444);
 
+static int xen_twin_add_state(void)
+{
+	xen_twin_state = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "clockevents/xen_twin:online", xen_twin_online, xen_twin_offline);
+	return xen_twin_state < 0 ? xen_twin_state : 0;
+}
+
 static int xen_twin_start(void)
 {
 	int ret = xen_timer_set_event_hook(&xen_twin_hook);
 
 	if (ret)
 		return ret;
-	xen_twin_state = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "clockevents/xen_twin:online", xen_twin_online, xen_twin_offline);
-	if (xen_twin_state < 0) {
+	ret = xen_twin_add_state();
+	if (ret)
 		xen_timer_clear_event_hook(&xen_twin_hook);
-		return xen_twin_state;
-	}
-	return 0;
+	return ret;
 }
 
 /*
@@ -152,11 +156,8 @@ static int xen_twin_relife(const char *val, const struct kernel_param *kp)
 	}
 	cpuhp_remove_state(xen_twin_state);
 	/* "h": keep the hook, redo only the hotplug state. */
-	if (val[0] == 'h') {
-		xen_twin_state = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "clockevents/xen_twin:online",
-						   xen_twin_online, xen_twin_offline);
-		return xen_twin_state < 0 ? xen_twin_state : 0;
-	}
+	if (val[0] == 'h')
+		return xen_twin_add_state();
 	xen_timer_clear_event_hook(&xen_twin_hook);
 	return xen_twin_start();
 }
