@@ -7,7 +7,8 @@
 # Progress (dom0 stages, the domU's TAP results) is shown as it happens.
 # QEMU is killed after BOOT_TIMEOUT seconds (default: DOMU_TIMEOUT + 240);
 # exit status 0 when QEMU powered off by itself, 124 on timeout.
-# QEMU_ACCEL and QEMU_CPU override -accel (default: tcg) and -cpu (default: max).
+# QEMU_ACCEL, QEMU_CPU and QEMU_SMP override -accel (default: tcg), -cpu (default:
+# max) and -smp (default: 2); XEN_EXTRA is added to Xen's command line.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -21,10 +22,10 @@ console=$logdir/console.log
 
 stage "booting Xen + dom0 + domU under QEMU TCG (limit $limit s)"
 t0=$(date +%s)
-timeout -k 10 "$limit" qemu-system-x86_64 -accel "${QEMU_ACCEL:-tcg}" -cpu "${QEMU_CPU:-max}" -m 3G -smp 2 \
+timeout -k 10 "$limit" qemu-system-x86_64 -accel "${QEMU_ACCEL:-tcg}" -cpu "${QEMU_CPU:-max}" -m 3G -smp "${QEMU_SMP:-2}" \
 	-display none -monitor none -no-reboot -serial "file:$console" \
 	-kernel "$D0/xen" \
-	-append "console=com1 com1=115200,8n1 dom0_mem=1800M,max:1800M loglvl=all guest_loglvl=all" \
+	-append "console=com1 com1=115200,8n1 dom0_mem=1800M,max:1800M loglvl=all guest_loglvl=all ${XEN_EXTRA:-}" \
 	-initrd "$D0/vmlinuz console=hvc0 earlyprintk=xen panic=-1 loglevel=4,$initrd" \
 	</dev/null >"$logdir/qemu.log" 2>&1 &
 qpid=$!

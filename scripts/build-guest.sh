@@ -10,7 +10,7 @@
 #    rebuilt for a new driver.
 # Settings from the environment: DOMU_VCPUS (2), DOMU_MEMORY (512),
 # DOMU_TIMEOUT (900 s), DOMU_EXTRA (guest command line additions),
-# XC_BUILTIN=1 (the kernel with the driver built in),
+# XC_BUILTIN=1 (the kernel with the driver built in), XC_VANILLA=1 (no driver),
 # XC_SABOTAGE=corrupt-ko (truncate the module on purpose, to see the
 # tests fail).
 set -euo pipefail
@@ -35,6 +35,8 @@ rm -f "$g/domu/xc/ksft/build.log"
 ko="$KOUT/drivers/clocksource/xen/xen_clock.ko"
 if [ "${XC_BUILTIN:-0}" = 1 ]; then
 	touch "$g/domu/xc/builtin"
+elif [ "${XC_VANILLA:-0}" = 1 ]; then
+	touch "$g/domu/xc/vanilla"
 else
 	[ -f "$ko" ] || die "$ko missing: is CONFIG_XEN_CLOCK_RUST=m?"
 	cp "$ko" "$g/domu/xc/"

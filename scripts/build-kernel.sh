@@ -21,6 +21,14 @@ if [ "${XC_BUILTIN:-0}" = 1 ]; then
 	sed 's/^CONFIG_XEN_CLOCK_RUST=m$/CONFIG_XEN_CLOCK_RUST=y/' "$frag" >"$KOUT/xen-clock-y.config"
 	frag=$KOUT/xen-clock-y.config
 	grep -qx 'CONFIG_XEN_CLOCK_RUST=y' "$frag" || die "no CONFIG_XEN_CLOCK_RUST=m line in the config fragment"
+elif [ "${XC_VANILLA:-0}" = 1 ]; then
+	stage "kernel config (vanilla: no patches, no driver)"
+	grep -v '^CONFIG_XEN_CLOCK_RUST=' "$frag" >"$KOUT/xen-clock-vanilla.config"
+	frag=$KOUT/xen-clock-vanilla.config
+elif [ "${XC_DEBUG:-0}" = 1 ]; then
+	stage "kernel config (debug)"
+	cat "$frag" "$REPO/configs/debug.config" >"$KOUT/xen-clock-debug.config"
+	frag=$KOUT/xen-clock-debug.config
 else
 	stage "kernel config"
 fi
@@ -38,7 +46,7 @@ if ! stamp_ok "config-${KOUT##*/}" "$key" || [ ! -f "$KOUT/.config" ]; then
 	[ "${#bad[@]}" = 0 ] || die "config fragment not honoured: ${bad[*]}"
 	stamp_set "config-${KOUT##*/}" "$key"
 fi
-note "$(grep -c '=[ym]$' "$KOUT/.config") options set, XEN_CLOCK_RUST=$(grep '^CONFIG_XEN_CLOCK_RUST=' "$KOUT/.config" | cut -d= -f2)"
+note "$(grep -c '=[ym]$' "$KOUT/.config") options set, XEN_CLOCK_RUST=$(sed -n 's/^CONFIG_XEN_CLOCK_RUST=//p' "$KOUT/.config")"
 
 stage "kernel build (cold: about 10 minutes on 2 cores)"
 t=$(date +%s)

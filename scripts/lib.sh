@@ -16,9 +16,20 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${XEN_CLOCK_CACHE:-$HOME/.cache/xen-clock}
 DL=$CACHE/downloads
 KSRC=$CACHE/linux-7.3
-# XC_BUILTIN=1 selects the kernel with the driver built in (CONFIG_XEN_CLOCK_RUST=y), in its own
-# build directory.
-if [ "${XC_BUILTIN:-0}" = 1 ]; then KOUT=$CACHE/build-y; else KOUT=$CACHE/build; fi
+# XC_BUILTIN=1 selects the kernel with the driver built in (CONFIG_XEN_CLOCK_RUST=y), XC_DEBUG=1
+# the module kernel with configs/debug.config (lockdep, DEBUG_VM, ...), XC_VANILLA=1 Debian's
+# tree without patches/ and without the driver (a control for the known failure of README.md),
+# each in its own build directory.
+if [ "${XC_VANILLA:-0}" = 1 ]; then
+	KSRC=$CACHE/linux-7.3-vanilla
+	KOUT=$CACHE/build-vanilla
+elif [ "${XC_BUILTIN:-0}" = 1 ]; then
+	KOUT=$CACHE/build-y
+elif [ "${XC_DEBUG:-0}" = 1 ]; then
+	KOUT=$CACHE/build-debug
+else
+	KOUT=$CACHE/build
+fi
 RESULTS=${RESULTS:-$REPO/results}
 export PATH="$HOME/.cargo/bin:$PATH"
 

@@ -28,6 +28,16 @@ extract() {
 	stamp_set series none
 }
 
+# The control tree of XC_VANILLA=1 stays as Debian ships it.
+if [ "${XC_VANILLA:-0}" = 1 ]; then
+	if ! stamp_ok tree-vanilla "$LINUX_SOURCE_VER" || [ ! -f "$KSRC/Makefile" ]; then
+		extract
+		stamp_set tree-vanilla "$LINUX_SOURCE_VER"
+	fi
+	note "$KSRC: no patches, no driver"
+	exit 0
+fi
+
 stamp_ok tree "$LINUX_SOURCE_VER" && [ -f "$KSRC/Makefile" ] || extract
 
 # Apply the series; a changed series is first reversed (the copies of what was
