@@ -554,6 +554,22 @@ exp_twin_cs() {
 t_exp_twin_cs_1000() { exp_twin_cs 1000; }
 t_exp_cs_switch_1000() { exp_cs_switch 1000; }
 
+# exp_tsc_spawn N: the clocksource switched to tsc once, N spawn_300-like rounds, then back to
+# xen: is it the switches or running on tsc?
+exp_tsc_spawn() {
+	echo tsc >"$CS/current_clocksource" || return 1
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		grep -q tsc "$CS/current_clocksource"
+		ls /sys >/dev/null
+	done
+	echo xen >"$CS/current_clocksource"
+	echo "$i rounds on tsc"
+	no_user_crash
+}
+t_exp_tsc_spawn_1000() { exp_tsc_spawn 1000; }
+
 # exp_modload_cs N: N cycles of loading xen_twin.ko with nodev=1, two clocksource switches
 # (tsc, xen) and unloading, while 1 ms sleeps run.
 exp_modload_cs() {
