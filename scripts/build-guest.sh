@@ -9,7 +9,8 @@
 #    unpacks concatenated archives in order, so dom0's big archive is never
 #    rebuilt for a new driver.
 # Settings from the environment: DOMU_VCPUS (2), DOMU_MEMORY (512),
-# DOMU_TIMEOUT (900 s), DOMU_EXTRA (guest command line additions),
+# DOMU_TIMEOUT (900 s), DOMU_EXTRA (guest command line additions), DOMU_KERNEL,
+# DOMU_CFG (lines added to the xl config),
 # XC_BUILTIN=1 (the kernel with the driver built in), XC_VANILLA=1 (no driver),
 # XC_SABOTAGE=corrupt-ko (truncate the module on purpose, to see the
 # tests fail).
@@ -48,7 +49,9 @@ if [ "${XC_SABOTAGE:-}" = corrupt-ko ]; then
 	truncate -s 4096 "$g/domu/xc/xen_clock.ko"
 fi
 (cd "$g/domu" && find . | cpio -o -H newc --quiet | gzip -1) >"$g/dom0/xc/initramfs.cpio.gz"
-cp "$KOUT/arch/x86/boot/bzImage" "$g/dom0/xc/bzImage"
+# DOMU_KERNEL: another domU kernel image (with XC_VANILLA=1, e.g. dom0's Debian kernel, as a
+# control for the known failure of README.md).
+cp "${DOMU_KERNEL:-$KOUT/arch/x86/boot/bzImage}" "$g/dom0/xc/bzImage"
 
 cat >"$g/dom0/xc/domu.cfg" <<CFG
 name = "xcdomu"
@@ -61,6 +64,7 @@ vcpus = ${DOMU_VCPUS:-2}
 on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"
+${DOMU_CFG:-}
 CFG
 cat >"$g/dom0/xc/params" <<P
 DOMU_TIMEOUT=${DOMU_TIMEOUT:-900}
