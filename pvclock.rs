@@ -409,3 +409,61 @@ pub const TEST_VECTORS: &[ScaleVector] = &[
         expected: 0,
     },
 ];
+
+/// One known-answer case for [`periodic_ticks`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeriodicVector {
+    /// Xen time now.
+    pub now: u64,
+    /// When the next tick is due.
+    pub next_due: u64,
+    /// The tick period.
+    pub period: u64,
+    /// `periodic_ticks(now, next_due, period)`.
+    pub expected: (u64, u64),
+}
+
+/// Known-answer cases for [`periodic_ticks`], shared by the host tests and KUnit.
+pub const PERIODIC_VECTORS: &[PeriodicVector] = &[
+    // Before the tick: nothing due, schedule unchanged.
+    PeriodicVector {
+        now: 3_999,
+        next_due: 4_000,
+        period: 4_000,
+        expected: (0, 4_000),
+    },
+    // On time and a little late: one tick, the next one a period after the due time.
+    PeriodicVector {
+        now: 4_000,
+        next_due: 4_000,
+        period: 4_000,
+        expected: (1, 8_000),
+    },
+    PeriodicVector {
+        now: 7_999,
+        next_due: 4_000,
+        period: 4_000,
+        expected: (1, 8_000),
+    },
+    // Asleep for two and a half periods: three ticks owed.
+    PeriodicVector {
+        now: 14_000,
+        next_due: 4_000,
+        period: 4_000,
+        expected: (3, 16_000),
+    },
+    // A zero period never divides by zero.
+    PeriodicVector {
+        now: 10,
+        next_due: 5,
+        period: 0,
+        expected: (0, 5),
+    },
+    // Far in the future: the schedule saturates instead of wrapping.
+    PeriodicVector {
+        now: u64::MAX,
+        next_due: 0,
+        period: 1 << 62,
+        expected: (4, u64::MAX),
+    },
+];
