@@ -360,7 +360,7 @@ t_bench_timer_latency() {
 
 # What dmesg must not show: kernel splats, and user processes killed by a fault ("segfault
 # at" for a page fault, "traps:" for a general protection fault or an invalid opcode).
-SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|rcu_sched detected|lockdep|UBSAN|KASAN|segfault|traps:'
+SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|detected stalls|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|UBSAN|KASAN|segfault|traps:'
 
 # Run last: nothing the plan did may have left a warning, oops or splat.
 t_dmesg_clean() {

@@ -52,30 +52,42 @@ if [ "$mode" = check ]; then
 	grep -E '^(not )?ok ' "$out/lint.tap" | sed 's/^/    /'
 	report_args+=(--lint "$out/lint.tap" --lint-status "$ls")
 fi
-# The guest boots: NAME PLAN KERNEL EXTRA..., KERNEL m (driver as a module) or y (built in),
-# EXTRA added to the guest's command line. check boots four guests; the other modes, and any
-# PLAN=, one.
+# The guest boots: NAME PLAN KERNEL EXTRA..., KERNEL m (driver as a module), y (built in) or d
+# (as a module, in the debug kernel of configs/debug.config: lockdep, DEBUG_VM, ...), EXTRA
+# added to the guest's command line. check boots four guests, the stress run on the debug
+# kernel so that "no lockdep splat" means something; the other modes, and any PLAN=, one.
 if [ "$mode" = check ] && [ -z "${PLAN:-}" ]; then
 	boots=("module check m" "builtin builtin y" "periodic periodic m highres=off nohz=off"
-		"stress stress m")
+		"stress stress d")
 else
-	boots=("$mode $plan m ${DOMU_EXTRA:-}")
+	kind=m
+	[ "${XC_BUILTIN:-0}" = 1 ] && kind=y
+	[ "${XC_DEBUG:-0}" = 1 ] && kind=d
+	boots=("$mode $plan $kind ${DOMU_EXTRA:-}")
 fi
 if printf '%s\n' "${boots[@]}" | awk '$3 == "y"' | grep -q .; then
 	XC_BUILTIN=1 bash "$REPO/scripts/build-kernel.sh"
+fi
+if printf '%s\n' "${boots[@]}" | awk '$3 == "d"' | grep -q .; then
+	XC_DEBUG=1 bash "$REPO/scripts/build-kernel.sh"
 fi
 bash "$REPO/scripts/build-selftests.sh"
 bash "$REPO/scripts/build-dom0.sh"
 
 for b in "${boots[@]}"; do
 	read -r name bplan kernel extra <<<"$b"
-	builtin=0
+	builtin=0 debug=0
 	[ "$kernel" = y ] && builtin=1
+	[ "$kernel" = d ] && debug=1
 	if [ "${#boots[@]}" = 1 ]; then bout=$out; else bout=$out/$name; fi
 	mkdir -p "$bout"
-	if [ "$kernel" = y ]; then what="driver built in"; else what="driver as a module"; fi
+	case $kernel in
+	y) what="driver built in" ;;
+	d) what="driver as a module, debug kernel" ;;
+	*) what="driver as a module" ;;
+	esac
 	[ "${#boots[@]}" = 1 ] || stage "guest run $name: plan $bplan, $what${extra:+, guest command line + $extra}"
-	XC_BUILTIN=$builtin DOMU_EXTRA="$extra" bash "$REPO/scripts/build-guest.sh" "$bplan" "$CACHE/boot"
+	XC_BUILTIN=$builtin XC_DEBUG=$debug DOMU_EXTRA="$extra" bash "$REPO/scripts/build-guest.sh" "$bplan" "$CACHE/boot"
 	s=0
 	bash "$REPO/scripts/boot.sh" "$CACHE/boot/dom0-initrd.cpio" "$bout" || s=$?
 	report_args+=(--run "$name,$REPO/guest/plans/$bplan.txt,$bout/domu.log,$bout/console.log,$s")

@@ -14,7 +14,10 @@ import sys
 
 END_MARKER = "# xen-clock: end of plan"
 # Kernel splats on the domU console (warnings and worse reach it whatever the log level).
-SPLAT = re.compile(r"WARNING:|BUG:|Oops|Call Trace|RCU stall|rcu_sched detected|UBSAN|KASAN|segfault at")
+SPLAT = re.compile(
+    r"WARNING:|BUG:|Oops|Call Trace|RCU stall|detected stalls|possible (circular|recursive) locking"
+    r"|inconsistent lock state|suspicious RCU usage|UBSAN|KASAN|segfault at|traps:"
+)
 RESULT = re.compile(r"^(ok|not ok) (\d+) - (\S+)(?: # (.*))?$")
 CARGO = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
 

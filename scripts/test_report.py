@@ -63,6 +63,11 @@ class SplatTest(unittest.TestCase):
         self.assertTrue(report.SPLAT.search("[  12.3] WARNING: CPU: 1 PID: 0 at kernel/time/tick.c:42"))
         self.assertTrue(report.SPLAT.search("[  36.1] exe[79]: segfault at 28c646a0 ip 4a4d02"))
         self.assertFalse(report.SPLAT.search("[   3.7] clocksource: Switched to clocksource xen"))
+        # The debug kernel's banner is not a splat; lockdep's reports are.
+        self.assertFalse(report.SPLAT.search("[   0.7] rcu: \tRCU lockdep checking is enabled."))
+        self.assertTrue(report.SPLAT.search("[  40.2] WARNING: possible circular locking dependency detected"))
+        self.assertTrue(report.SPLAT.search("[  40.2] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:"))
+        self.assertTrue(report.SPLAT.search("[   9.8] traps: exe[1] general protection fault ip:4a4d02"))
 
 
 class HostTapTest(unittest.TestCase):
