@@ -503,19 +503,23 @@ exp_twin_swap() {
 t_exp_twin_swap_1000() { exp_twin_swap 1000; }
 t_exp_twin_swap_pause_300() { exp_twin_swap 300 0.05; }
 
-# exp_modload N: N loads and unloads of xen_twin.ko with nodev=1 (no device, no hook), with a
-# short-lived grep after each, while 1 ms sleeps run.
+# exp_modload N [cs]: N loads and unloads of xen_twin.ko with nodev=1 (no device, no hook),
+# with a short-lived grep after each and, with "cs", two clocksource switches (tsc, xen) while
+# it is loaded, while 1 ms sleeps run.
 exp_modload() {
 	watchdog_start 3600
 	i=0
 	while [ $i -lt "$1" ]; do
 		i=$((i + 1))
 		insmod /xc/ksft/xen_twin.ko nodev=1 || break
+		if [ "${2:-}" = cs ]; then
+			cs_bounce
+		fi
 		grep -q xen_twin /proc/modules || break
 		rmmod xen_twin || break
 	done
 	watchdog_stop
-	echo "$i loads and unloads"
+	echo "$i loads and unloads${2:+, with clocksource switches}"
 	[ "$i" = "$1" ] && no_user_crash
 }
 t_exp_modload_300() { exp_modload 300; }
@@ -570,23 +574,7 @@ exp_tsc_spawn() {
 }
 t_exp_tsc_spawn_1000() { exp_tsc_spawn 1000; }
 
-# exp_modload_cs N: N cycles of loading xen_twin.ko with nodev=1, two clocksource switches
-# (tsc, xen) and unloading, while 1 ms sleeps run.
-exp_modload_cs() {
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		insmod /xc/ksft/xen_twin.ko nodev=1 || break
-		cs_bounce
-		grep -q xen_twin /proc/modules || break
-		rmmod xen_twin || break
-	done
-	watchdog_stop
-	echo "$i cycles"
-	[ "$i" = "$1" ] && no_user_crash
-}
-t_exp_modload_cs_300() { exp_modload_cs 300; }
+t_exp_modload_cs_300() { exp_modload 300 cs; }
 
 # exp_twin_relife N: twin cycles (clocksource switches, unbinding from the CPU concerned) in
 # which the "relife" parameter replaces the unload and the load: the hook and the hotplug
