@@ -206,6 +206,48 @@ pub fn periodic_ticks(now: u64, next_due: u64, period: u64) -> (u64, u64) {
     (due, next_due.saturating_add(due.saturating_mul(period)))
 }
 
+/// Buckets of a lateness histogram: under 1 us, then one per power of two of microseconds,
+/// `[2^(k-1), 2^k)` us for bucket `k` in 1..=16 (the last of them 32.768 to 65.536 ms), and
+/// 65.536 ms ("64 ms" in binary units) and above.
+pub const LATENESS_BUCKETS: usize = 18;
+
+/// The histogram bucket of a lateness of `ns` nanoseconds (see [`LATENESS_BUCKETS`]).
+#[inline]
+pub fn lateness_bucket(ns: u64) -> usize {
+    let us = ns / 1_000;
+    // For `us >= 1`, the number of significant bits is floor(log2(us)) + 1: 1 us goes to
+    // bucket 1, 2 and 3 us to bucket 2, and so on; 0 (under 1 us) to bucket 0.
+    // CAST: at most 64.
+    let bits = (u64::BITS - us.leading_zeros()) as usize;
+    bits.min(LATENESS_BUCKETS - 1)
+}
+
+/// The lower edge of bucket `bucket` in microseconds: 0, 1, 2, 4, ... 65536.
+#[inline]
+pub fn lateness_bucket_floor_us(bucket: usize) -> u64 {
+    match bucket {
+        0 => 0,
+        b => 1u64 << (b.min(LATENESS_BUCKETS - 1) - 1),
+    }
+}
+
+/// Known-answer cases for [`lateness_bucket`]: a lateness in nanoseconds and its bucket.
+pub const LATENESS_VECTORS: &[(u64, usize)] = &[
+    (0, 0),
+    (999, 0),
+    (1_000, 1),
+    (1_999, 1),
+    (2_000, 2),
+    (3_999, 2),
+    (4_000, 3),
+    (1_000_000, 10),
+    (32_767_999, 15),
+    (32_768_000, 16),
+    (65_535_999, 16),
+    (65_536_000, 17),
+    (u64::MAX, 17),
+];
+
 /// One known-answer case for [`scale_delta`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScaleVector {

@@ -1,16 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit tests of `pvclock.rs`, run in the guest when the module loads.
+//! KUnit tests of `pvclock.rs` and `deadline.rs`, run in the guest when the module loads.
 //!
 //! The host runs many more (property tests with `proptest`, threads, fakes of a hypervisor that
-//! rewrites the record mid-read: `host/tests/pvclock.rs`); these check that the code the kernel
+//! rewrites the record mid-read: `host/tests/pvclock.rs`; the drift simulator:
+//! `host/tests/drift_sim.rs`); these check that the code the kernel
 //! compiled gives the same known answers.
 
 use kernel::prelude::*;
 
 #[kunit_tests(xen_clock_pvclock)]
 mod tests {
+    use crate::deadline::{
+        deadline,
+        DriftEstimator,
+        Policy,
+        Rate,
+        DEADLINE_VECTORS,
+        ESTIMATE_VECTORS,
+        ESTIMATE_VECTOR_WINDOW,
+        RATE_VECTORS, //
+    };
     use crate::pvclock::{
+        lateness_bucket,
+        lateness_bucket_floor_us,
         monotonic,
         oneshot_deadline,
         periodic_ticks,
@@ -19,6 +32,8 @@ mod tests {
         time_at,
         TimeInfo,
         TimeSource,
+        LATENESS_BUCKETS,
+        LATENESS_VECTORS,
         PERIODIC_VECTORS,
         PVCLOCK_TSC_STABLE_BIT,
         TEST_VECTORS, //
@@ -116,6 +131,59 @@ mod tests {
     fn periodic_ticks_known_answers() {
         for v in PERIODIC_VECTORS {
             assert_eq!(periodic_ticks(v.now, v.next_due, v.period), v.expected);
+        }
+    }
+
+    #[test]
+    fn lateness_buckets_known_answers() {
+        for &(ns, bucket) in LATENESS_VECTORS {
+            assert_eq!(lateness_bucket(ns), bucket);
+        }
+        // Each bucket's lower edge falls in that bucket.
+        for b in 0..LATENESS_BUCKETS {
+            assert_eq!(lateness_bucket(lateness_bucket_floor_us(b) * 1_000), b);
+        }
+    }
+
+    #[test]
+    fn rate_known_answers() {
+        for v in RATE_VECTORS {
+            assert_eq!(Rate::from_ppb(v.ppb).to_xen(v.kernel_ns), v.expected);
+        }
+    }
+
+    #[test]
+    fn deadline_known_answers() {
+        for v in DEADLINE_VECTORS {
+            let rate = Rate::from_ppb(v.ppb);
+            assert_eq!(
+                deadline(
+                    v.policy,
+                    v.xen_now,
+                    v.delta_ns,
+                    v.kernel_expiry_ns,
+                    v.offset_ns,
+                    rate
+                ),
+                v.expected
+            );
+        }
+        // Delta is what the driver programmed before the policies existed.
+        assert_eq!(
+            deadline(Policy::Delta, 1_000, 500, 7, 3, Rate::IDENTITY),
+            oneshot_deadline(1_000, 500)
+        );
+    }
+
+    #[test]
+    fn drift_estimator_known_answers() {
+        for v in ESTIMATE_VECTORS {
+            let mut e = DriftEstimator::<ESTIMATE_VECTOR_WINDOW>::new();
+            for &(kernel_ns, xen_ns) in v.samples {
+                e.add(kernel_ns, xen_ns);
+            }
+            assert_eq!(e.samples(), v.window);
+            assert_eq!(e.estimate(), v.expected);
         }
     }
 }

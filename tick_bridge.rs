@@ -43,10 +43,42 @@ use kernel::{
         c_uint,
         c_ulong, //
     },
+    interrupt::LocalInterruptDisabled,
     prelude::*,
     sync::Arc,
     types::Opaque, //
 };
+
+/// The kernel's `CLOCK_MONOTONIC` at one instant, with the count of clocksource changes.
+#[derive(Clone, Copy)]
+pub(crate) struct MonotonicSnapshot {
+    /// `CLOCK_MONOTONIC` in nanoseconds.
+    pub(crate) ns: u64,
+    /// How many times the time keeping core changed its clocksource, modulo 256: a change
+    /// between two snapshots means they were read from different clocksources.
+    pub(crate) clocksource_changes: u8,
+}
+
+impl MonotonicSnapshot {
+    /// Reads `CLOCK_MONOTONIC` now (`ktime_get_snapshot_id()`).
+    ///
+    /// Not from the time keeping core's own callbacks (such as [`ClocksourceOps::resume`]),
+    /// which run with its sequence count held for writing; any other context, interrupts off
+    /// included, is fine.
+    pub(crate) fn now() -> Self {
+        let mut snap: bindings::system_time_snapshot = pin_init::zeroed();
+        // CAST: `CLOCK_MONOTONIC` is 1.
+        let clock = bindings::CLOCK_MONOTONIC as bindings::clockid_t;
+        // SAFETY: `snap` is a valid, writable `system_time_snapshot`, and `CLOCK_MONOTONIC` is
+        // a clock id the function handles.
+        unsafe { bindings::ktime_get_snapshot_id(clock, &mut snap) };
+        Self {
+            // CLOCK_MONOTONIC is never negative.
+            ns: snap.systime.max(0).unsigned_abs(),
+            clocksource_changes: snap.cs_was_changed_seq,
+        }
+    }
+}
 
 /// What a clocksource does: return its counter, and resynchronise after a system resume.
 pub(crate) trait ClocksourceOps: Sync {
@@ -59,6 +91,7 @@ pub(crate) trait ClocksourceOps: Sync {
 }
 
 /// How to register a clocksource.
+#[derive(Clone, Copy)]
 pub(crate) struct ClocksourceConfig {
     /// The name shown in `available_clocksource`.
     pub(crate) name: &'static CStr,
@@ -184,8 +217,10 @@ unsafe impl<T: ClocksourceOps + Send> Send for Clocksource<T> {}
 /// The tick core calls each method on the device's own CPU, with interrupts off, so none may
 /// sleep. An error makes the tick core retry (for `set_next_event`) or log the failure.
 pub(crate) trait ClockEventOps: Send + Sync {
-    /// Arms the device to fire `delta_ns` nanoseconds from now (one-shot state).
-    fn set_next_event(&self, delta_ns: u64) -> Result;
+    /// Arms the device to fire `delta_ns` nanoseconds from now (one-shot state): at
+    /// `expiry_ns` on the kernel's `CLOCK_MONOTONIC`, which the tick core computed `delta_ns`
+    /// from (the device's `next_event`).
+    fn set_next_event(&self, delta_ns: u64, expiry_ns: u64) -> Result;
     /// Stops the device: no event may fire until it is set up again.
     fn set_state_shutdown(&self) -> Result;
     /// Enters the one-shot state: events only on `set_next_event`.
@@ -354,13 +389,14 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
     }
 
     /// Passes a timer event to the tick core if the device is in use on this CPU.
-    fn deliver(&self) -> bool {
+    fn deliver(&self, _irq_off: &LocalInterruptDisabled) -> bool {
         if !self.registered.load(Ordering::Relaxed) {
             return false;
         }
         let ced = self.ced.get();
-        // SAFETY: The device is registered, hence valid; we run on its CPU with interrupts off
-        // (the caller's requirement), where the tick core changes its state.
+        // SAFETY: The device is registered, hence valid; we run on its CPU (the caller picked
+        // the device of the current CPU) with interrupts off (the token), where the tick core
+        // changes its state.
         if unsafe { bindings::clockevent_state_detached(ced) } {
             return false;
         }
@@ -369,6 +405,18 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
             _device: PhantomData,
         });
         true
+    }
+
+    /// Records that the tick core no longer knows the device: when a CPU dies,
+    /// `tick_offline_cpu()` takes every per-CPU device of it off the tick core's lists, the tick
+    /// device included, whether or not it could be unbound before (it cannot when no other
+    /// device is left for the CPU, for instance after an admin unbound the C one). The
+    /// [`DeadCpu`] token shows that this happened.
+    fn forget(&self, cpu: &DeadCpu<'_>) {
+        if cpu.id() == self.cpu {
+            // INVARIANT: the tick core forgot the device (see above).
+            self.registered.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Gets the `ClockEventDevice<T>` that embeds `ced`.
@@ -393,9 +441,16 @@ impl<T: ClockEventOps> ClockEventDevice<T> {
         // SAFETY: By the type invariants, the tick core only calls us with the device embedded
         // in a `ClockEventDevice<T>`, which is alive while registered.
         let this = unsafe { Self::from_raw(ced) };
+        // SAFETY: `ced` is valid (above); the tick core wrote `next_event` before this call, on
+        // this CPU, and does not write it concurrently.
+        let expiry = unsafe { (*ced).next_event };
         // With `mult = 1, shift = 0` the tick core's ticks are nanoseconds.
         // CAST: `unsigned long` is 64 bits wide on the 64-bit builds this driver supports.
-        from_result(|| this.ops.set_next_event(delta as u64).map(|()| 0))
+        from_result(|| {
+            this.ops
+                .set_next_event(delta as u64, expiry.max(0).unsigned_abs())
+                .map(|()| 0)
+        })
     }
 
     /// # Safety
@@ -453,10 +508,19 @@ unsafe impl<T: ClockEventOps> Send for ClockEventDevice<T> {}
 
 /// A clock event device for every possible CPU, each registered and unregistered on its CPU.
 ///
+/// # Dropping
+///
+/// Drop unregisters every device, which fails only for a device that is its CPU's tick device
+/// with no other device left to take over. Such a device is leaked rather than freed, because
+/// the tick core still uses it; that is safe as long as the module stays loaded. It cannot
+/// happen when the module goes away: module exit runs only once the module's reference count
+/// is zero, and the tick core holds a reference for every CPU whose tick device is one of these
+/// (their `owner`); and a module's init must not fail after registering a device (register
+/// last, as `xen_clock.rs` does), because a failed init frees the module whatever it holds.
+///
 /// # Invariants
 ///
-/// `devices[i]` is the device of CPU `i`. A device that could not be unregistered is leaked on
-/// drop, never freed, because the tick core may still use it.
+/// `devices[i]` is the device of CPU `i`.
 pub(crate) struct PerCpuClockEvents<T: ClockEventOps> {
     devices: KVec<Pin<KBox<ClockEventDevice<T>>>>,
 }
@@ -506,9 +570,18 @@ impl<T: ClockEventOps> PerCpuClockEvents<T> {
     }
 
     /// Passes a timer event of the current CPU to its device, if the tick core uses that device.
-    /// Returns whether it did. Call it from the timer interrupt, with interrupts off.
-    pub(crate) fn deliver(&self) -> bool {
-        self.device(CpuId::current()).is_ok_and(|d| d.deliver())
+    /// Returns whether it did. Called from the timer interrupt: interrupts are off, so the CPU
+    /// cannot change under us.
+    pub(crate) fn deliver(&self, irq_off: &LocalInterruptDisabled) -> bool {
+        self.device(CpuId::current())
+            .is_ok_and(|d| d.deliver(irq_off))
+    }
+
+    /// Records that the tick core forgot `cpu`'s device when `cpu` died.
+    pub(crate) fn forget(&self, cpu: &DeadCpu<'_>) {
+        if let Ok(device) = self.device(cpu.id()) {
+            device.forget(cpu);
+        }
     }
 }
 
@@ -520,50 +593,77 @@ impl<T: ClockEventOps> Drop for PerCpuClockEvents<T> {
                     "CPU {}: clock event device still in use ({e:?}), leaking it\n",
                     device.cpu.as_u32()
                 );
-                // INVARIANT: never freed, because the tick core may still use it.
+                // Never freed, because the tick core may still use it (see "Dropping" above).
                 core::mem::forget(device);
             }
         }
     }
 }
 
+/// A CPU that has died: its hotplug teardown ran past `CPUHP_AP_TICK_DYING`, where the tick
+/// core forgot every per-CPU clock event device of it. Only [`CpuHotplug`]'s callback of the
+/// `CPUHP_BP_PREPARE_DYN` stage creates one, for the duration of the call.
+pub(crate) struct DeadCpu<'a> {
+    cpu: CpuId,
+    _callback: PhantomData<&'a ()>,
+}
+
+impl DeadCpu<'_> {
+    /// The CPU's number.
+    pub(crate) fn id(&self) -> CpuId {
+        self.cpu
+    }
+}
+
 /// What runs as CPUs come and go.
+#[vtable]
 pub(crate) trait CpuHotplugOps: Send + Sync {
     /// Called on `cpu`, in its hotplug thread, when it is online (and for every online CPU when
     /// the [`CpuHotplug`] is set up). An error stops `cpu` from coming online.
     fn online(&self, cpu: CpuId) -> Result;
+
     /// Called on `cpu`, in its hotplug thread, before it goes offline (and for every online CPU
     /// when the [`CpuHotplug`] is dropped).
     fn offline(&self, cpu: CpuId);
+
+    /// Called on another CPU once `cpu` is dead, before it can come online again.
+    fn dead(&self, _cpu: &DeadCpu<'_>) {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
 }
 
-/// A dynamic CPU hotplug state, removed on drop.
+/// A dynamic CPU hotplug state of multi-instance callbacks, removed on drop.
 struct DynamicState(c_int);
 
+type SingleCallback = unsafe extern "C" fn(c_uint) -> c_int;
+type MultiCallback = unsafe extern "C" fn(c_uint, *mut bindings::hlist_node) -> c_int;
+
 impl DynamicState {
-    fn new<T: CpuHotplugOps>(name: &'static CStr) -> Result<Self> {
-        type Single = unsafe extern "C" fn(c_uint) -> c_int;
-        type Multi = unsafe extern "C" fn(c_uint, *mut bindings::hlist_node) -> c_int;
-        let startup: Multi = CpuHotplug::<T>::startup_callback;
-        let teardown: Multi = CpuHotplug::<T>::teardown_callback;
-        // SAFETY: For a multi-instance state the hotplug core stores the callbacks in a union
-        // and calls them with the `(cpu, node)` signature, which is how C's
-        // `cpuhp_setup_state_multi()` passes them too (cast to the single-instance type).
-        let (startup, teardown) = unsafe {
-            (
-                core::mem::transmute::<Multi, Single>(startup),
-                core::mem::transmute::<Multi, Single>(teardown),
-            )
+    /// Sets up a state in the dynamic range that starts at `first` (`CPUHP_AP_ONLINE_DYN` or
+    /// `CPUHP_BP_PREPARE_DYN`).
+    fn new(
+        first: bindings::cpuhp_state,
+        name: &'static CStr,
+        startup: Option<MultiCallback>,
+        teardown: Option<MultiCallback>,
+    ) -> Result<Self> {
+        // For a multi-instance state the hotplug core stores the callbacks in a union and calls
+        // them with the `(cpu, node)` signature: C's `cpuhp_setup_state_multi()` casts them to
+        // the single-instance type too.
+        let cast = |f: MultiCallback| {
+            // SAFETY: Both are function pointers; the hotplug core calls the result with the
+            // signature it was created with (see above).
+            unsafe { core::mem::transmute::<MultiCallback, SingleCallback>(f) }
         };
         // SAFETY: `name` is a static string; the callbacks have the right signature; `invoke`
         // is false because no instance exists yet.
         let state = unsafe {
             bindings::__cpuhp_setup_state(
-                bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
+                first,
                 name.as_char_ptr(),
                 false,
-                Some(startup),
-                Some(teardown),
+                startup.map(cast),
+                teardown.map(cast),
                 true,
             )
         };
@@ -580,62 +680,109 @@ impl Drop for DynamicState {
 }
 
 /// Runs `T` on each CPU as it comes online and before it goes offline, from the moment it is
-/// set up (for every CPU online then) until it is dropped (for every CPU online then).
+/// set up (for every CPU online then) until it is dropped (for every CPU online then), and,
+/// if `T` has [`CpuHotplugOps::dead`], after each CPU died.
 ///
 /// # Invariants
 ///
-/// `node` is an instance of the dynamic state `state` from the end of [`CpuHotplug::new`] until
-/// drop, and the state's callbacks only ever see it embedded in a `CpuHotplug<T>`.
+/// - `online_node` is an instance of `online` from the end of [`CpuHotplug::new`] until drop;
+/// - if `dead` is `Some`, `dead_node` is an instance of it for the same time;
+/// - the states' callbacks only ever see the nodes embedded in a `CpuHotplug<T>`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct CpuHotplug<T: CpuHotplugOps> {
-    state: DynamicState,
+    online: DynamicState,
+    dead: Option<DynamicState>,
     #[pin]
-    node: Opaque<bindings::hlist_node>,
+    online_node: Opaque<bindings::hlist_node>,
+    #[pin]
+    dead_node: Opaque<bindings::hlist_node>,
     ops: Arc<T>,
     #[pin]
     _pin: PhantomPinned,
 }
 
 impl<T: CpuHotplugOps> CpuHotplug<T> {
-    /// Sets up a hotplug state named `name` and runs `ops.online()` on every online CPU. If it
-    /// fails on one, it is undone (`ops.offline()`) on those where it succeeded.
-    pub(crate) fn new(name: &'static CStr, ops: Arc<T>) -> impl PinInit<Self, Error> {
+    /// Sets up hotplug states named `online` and `dead` (the latter only if `T` has a `dead`
+    /// callback), then runs `ops.online()` on every online CPU. If it fails on one, it is undone
+    /// (`ops.offline()`) on those where it succeeded, and nothing is left set up.
+    pub(crate) fn new(
+        online: &'static CStr,
+        dead: &'static CStr,
+        ops: Arc<T>,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(&this in Self {
-            state: DynamicState::new::<T>(name)?,
-            node: Opaque::uninit(),
+            dead: if T::HAS_DEAD {
+                Some(DynamicState::new(
+                    bindings::cpuhp_state_CPUHP_BP_PREPARE_DYN,
+                    dead,
+                    None,
+                    Some(Self::dead_callback),
+                )?)
+            } else {
+                None
+            },
+            online: DynamicState::new(
+                bindings::cpuhp_state_CPUHP_AP_ONLINE_DYN,
+                online,
+                Some(Self::startup_callback),
+                Some(Self::teardown_callback),
+            )?,
+            online_node: Opaque::uninit(),
+            dead_node: Opaque::uninit(),
             ops,
             _pin: PhantomPinned,
             _: {
-                // SAFETY: `this` is pinned and fully initialised; the instance stays valid until
-                // `drop` removes it. The hotplug core initialises `node`.
-                to_result(unsafe {
+                // SAFETY: `this` is pinned and fully initialised.
+                let this = unsafe { &*this.as_ptr() };
+                if let Some(dead) = &this.dead {
+                    // SAFETY: The node stays valid until `drop` removes it. Nothing to run now:
+                    // no CPU is dead.
+                    to_result(unsafe {
+                        bindings::__cpuhp_state_add_instance(dead.0, this.dead_node.get(), false)
+                    })?;
+                }
+                // SAFETY: As above; the startup callback runs on every online CPU.
+                let added = to_result(unsafe {
                     bindings::__cpuhp_state_add_instance(
-                        (*this.as_ptr()).state.0,
-                        Opaque::cast_into(&raw const (*this.as_ptr()).node),
+                        this.online.0,
+                        this.online_node.get(),
                         true,
                     )
-                })?;
-                // INVARIANT: added above.
+                });
+                if let Err(e) = added {
+                    if let Some(dead) = &this.dead {
+                        // SAFETY: Added above; a state may not be removed with instances left.
+                        unsafe {
+                            bindings::__cpuhp_state_remove_instance(
+                                dead.0,
+                                this.dead_node.get(),
+                                false,
+                            )
+                        };
+                    }
+                    return Err(e);
+                }
+                // INVARIANT: both instances are added.
             },
         })
     }
 
     /// # Safety
     ///
-    /// `node` must be the `node` field of a live `CpuHotplug<T>`.
-    unsafe fn from_node<'a>(node: *mut bindings::hlist_node) -> &'a Self {
+    /// `node` must be the `online_node` field of a live `CpuHotplug<T>`.
+    unsafe fn from_online_node<'a>(node: *mut bindings::hlist_node) -> &'a Self {
         // CAST: `Opaque<T>` is `repr(transparent)` over `T`.
         let node = node.cast::<Opaque<bindings::hlist_node>>();
-        // SAFETY: By the safety requirements, `node` is the `node` field of a live `Self`.
-        unsafe { &*kernel::container_of!(node, Self, node) }
+        // SAFETY: By the safety requirements, `node` is the `online_node` field of a live `Self`.
+        unsafe { &*kernel::container_of!(node, Self, online_node) }
     }
 
     /// # Safety
     ///
-    /// Called by the hotplug core for an instance added by [`Self::new`].
+    /// Called by the hotplug core for the `online` instance added by [`Self::new`].
     unsafe extern "C" fn startup_callback(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
         // SAFETY: By the type invariants, the instance is embedded in a live `Self`.
-        let this = unsafe { Self::from_node(node) };
+        let this = unsafe { Self::from_online_node(node) };
         from_result(|| {
             let cpu = CpuId::from_u32(cpu).ok_or(EINVAL)?;
             this.ops.online(cpu).map(|()| 0)
@@ -647,9 +794,29 @@ impl<T: CpuHotplugOps> CpuHotplug<T> {
     /// As for [`Self::startup_callback`].
     unsafe extern "C" fn teardown_callback(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
         // SAFETY: As in `startup_callback`.
-        let this = unsafe { Self::from_node(node) };
+        let this = unsafe { Self::from_online_node(node) };
         if let Some(cpu) = CpuId::from_u32(cpu) {
             this.ops.offline(cpu);
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the hotplug core for the `dead` instance added by [`Self::new`], whose state
+    /// is in the `CPUHP_BP_PREPARE_DYN` range: its teardown runs on a control CPU after `cpu`
+    /// went through `CPUHP_AP_TICK_DYING` and died.
+    unsafe extern "C" fn dead_callback(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
+        // CAST: `Opaque<T>` is `repr(transparent)` over `T`.
+        let node = node.cast::<Opaque<bindings::hlist_node>>();
+        // SAFETY: By the type invariants the node is the `dead_node` field of a live `Self`.
+        let this = unsafe { &*kernel::container_of!(node, Self, dead_node) };
+        if let Some(cpu) = CpuId::from_u32(cpu) {
+            // The hotplug core only calls this teardown for a CPU that is dead (see above).
+            this.ops.dead(&DeadCpu {
+                cpu,
+                _callback: PhantomData,
+            });
         }
         0
     }
@@ -658,14 +825,21 @@ impl<T: CpuHotplugOps> CpuHotplug<T> {
 #[pinned_drop]
 impl<T: CpuHotplugOps> PinnedDrop for CpuHotplug<T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: By the type invariants `node` is an instance of `state`. Removing it runs the
-        // teardown callback on every online CPU and waits for it; `state` is removed after this,
-        // when the field is dropped.
-        unsafe { bindings::__cpuhp_state_remove_instance(self.state.0, self.node.get(), true) };
+        // SAFETY: By the type invariants `online_node` is an instance of `online`. Removing it
+        // runs the teardown callback on every online CPU and waits for it.
+        unsafe {
+            bindings::__cpuhp_state_remove_instance(self.online.0, self.online_node.get(), true)
+        };
+        if let Some(dead) = &self.dead {
+            // SAFETY: By the type invariants `dead_node` is an instance of `dead`. No CPU dies
+            // now: there is nothing to run.
+            unsafe { bindings::__cpuhp_state_remove_instance(dead.0, self.dead_node.get(), false) };
+        }
+        // The states are removed after this, when the fields are dropped.
     }
 }
 
-// SAFETY: The hotplug core only uses `node` under its own locks; `T` is `Send + Sync`.
+// SAFETY: The hotplug core only uses the nodes under its own locks; `T` is `Send + Sync`.
 unsafe impl<T: CpuHotplugOps> Send for CpuHotplug<T> {}
 // SAFETY: As above.
 unsafe impl<T: CpuHotplugOps> Sync for CpuHotplug<T> {}

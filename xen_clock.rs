@@ -17,6 +17,7 @@
 //! tested on the host.
 
 mod checks;
+pub mod deadline;
 pub mod pvclock;
 mod pvclock_kunit;
 mod tick_bridge;
@@ -30,7 +31,9 @@ use core::sync::atomic::{
 };
 use kernel::{
     debugfs,
-    prelude::*, //
+    module_param::ModuleParam,
+    prelude::*,
+    str::BStr, //
 };
 use pvclock::{
     PVCLOCK_GUEST_STOPPED,
@@ -43,26 +46,95 @@ use tick_bridge::{
 };
 use xen_hv::ThisCpuTime;
 
-module! {
-    type: XenClock,
-    name: "xen_clock",
-    authors: ["The xen-clock developers"],
-    description: "Xen guest clock in Rust: pvclock clocksource and vCPU timer clock events",
-    license: "GPL",
-    params: {
-        prefer: bool {
-            default: false,
-            description: "Rate xen-rs above the C xen and tsc clocksources, so time keeping uses it",
-        },
-        clockevents: bool {
-            default: true,
-            description: "Register the xen-rs clock event devices (false: the clocksource only)",
-        },
-        min_delta_ns: u64 {
-            default: 1,
-            description: "Shortest delay of a one-shot event in ns (timer slop); 1 as in the C driver",
-        },
+/// The module's declaration, with the test-only parameters of kernels built with
+/// `CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION` appended to the others.
+macro_rules! xen_clock_module {
+    ($($test_params:tt)*) => {
+        module! {
+            type: XenClock,
+            name: "xen_clock",
+            authors: ["The xen-clock developers"],
+            description: "Xen guest clock in Rust: pvclock clocksource and vCPU timer clock events",
+            license: "GPL",
+            params: {
+                prefer: bool {
+                    default: false,
+                    description: "Rate xen-rs above the C xen and tsc clocksources, so time keeping uses it",
+                },
+                clockevents: bool {
+                    default: true,
+                    description: "Register the xen-rs clock event devices (false: the clocksource only)",
+                },
+                deadline: DeadlineParam {
+                    default: DeadlineParam(deadline::Policy::Delta),
+                    description: "How a one-shot deadline is made: delta (Xen time now + delta, as the C driver; the default), absolute (the tick core's expiry + the clocks' offset at load), compensated (Xen time now + delta scaled by the measured drift)",
+                },
+                min_delta_ns: u64 {
+                    default: 1,
+                    description: "Shortest delay of a one-shot event in ns, from 1 to one tick period (timer slop); 1 as in the C driver",
+                },
+                $($test_params)*
+            },
+        }
+    };
+}
+
+#[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
+xen_clock_module!();
+
+#[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+xen_clock_module! {
+    fail_stop_periodic: u32 {
+        default: 0,
+        description: "Test only: fail the first N VCPUOP_stop_periodic_timer calls (the probe at load is the first)",
     },
+    fake_no_vcpuop_timer: bool {
+        default: false,
+        description: "Test only: probe as if the tick did not run on the VCPUOP timer (an HVM guest without the vector callback)",
+    },
+    fake_no_safe_pvclock: bool {
+        default: false,
+        description: "Test only: probe as if Xen did not offer XENFEAT_hvm_safe_pvclock",
+    },
+}
+
+/// The `deadline` parameter: a [`deadline::Policy`], by name.
+#[derive(Clone, Copy)]
+struct DeadlineParam(deadline::Policy);
+
+impl ModuleParam for DeadlineParam {
+    fn try_from_param_arg(arg: &BStr) -> Result<Self> {
+        deadline::Policy::from_name(arg).map(Self).ok_or_else(|| {
+            pr_err!(
+                "deadline={arg}: no such policy; the policies are {}\n",
+                deadline::NAMES
+            );
+            EINVAL
+        })
+    }
+}
+
+/// What the probe finds of the guest, as Xen and the C driver set it up, or as a test kernel's
+/// parameters pretend.
+struct Guest {
+    pvclock_usable: bool,
+    vcpuop_timer_in_use: bool,
+}
+
+impl Guest {
+    fn get() -> Self {
+        #[cfg_attr(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION), expect(unused_mut))]
+        let mut guest = Self {
+            pvclock_usable: xen_hv::pvclock_usable(),
+            vcpuop_timer_in_use: xen_hv::vcpuop_timer_in_use(),
+        };
+        #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+        {
+            guest.pvclock_usable &= !module_parameters::fake_no_safe_pvclock.value();
+            guest.vcpuop_timer_in_use &= !module_parameters::fake_no_vcpuop_timer.value();
+        }
+        guest
+    }
 }
 
 /// Rating without `prefer`: below every rating the C driver gives `xen` (400, or 299 and 275
@@ -90,6 +162,7 @@ pub(crate) fn xen_rs_read() -> u64 {
         return LAST.load(Ordering::Relaxed);
     };
     let (now, flags) = pvclock::read(&src);
+    let now = xen_hv::fault_inject::skewed(now);
     if flags & PVCLOCK_GUEST_STOPPED != 0 {
         src.acknowledge_guest_stopped();
     }
@@ -109,23 +182,36 @@ impl ClocksourceOps for XenTime {
     }
 }
 
-#[pin_data(PinnedDrop)]
-struct XenClock {
-    // Dropped first, so that no check can be running while `xen-rs` is unregistered.
-    #[pin]
-    _checks: checks::Checks,
-    // Then the clock event devices, which read the clocksource to program their deadlines.
-    _tick: Option<Pin<KBox<xen_clockevent::TickDevices>>>,
-    #[pin]
-    _clocksource: Clocksource<XenTime>,
+/// What the checks at load found: how to register `xen-rs`, and the clock event devices'
+/// settings if they are wanted.
+#[derive(Clone, Copy)]
+struct Probed {
+    clocksource: ClocksourceConfig,
+    clockevents: Option<xen_clockevent::Settings>,
 }
 
-/// Checks that this is a Xen guest with a pvclock record, and says how to register `xen-rs`.
-fn probe() -> Result<ClocksourceConfig> {
+/// Checks, before anything is registered, that this is a Xen guest with a pvclock record that
+/// is safe to read, and the parameters and the guest for the clock event devices if they are
+/// wanted.
+fn probe() -> Result<Probed> {
     if !xen_hv::xen_domain() {
         pr_err!("not running on Xen, nothing to do\n");
         return Err(ENODEV);
     }
+    let guest = Guest::get();
+    if !guest.pvclock_usable {
+        pr_err!("Xen offers no pvclock that is safe to read in this HVM guest (no XENFEAT_hvm_safe_pvclock)\n");
+        return Err(ENODEV);
+    }
+    let clockevents = if module_parameters::clockevents.value() {
+        Some(xen_clockevent::XenClockEvents::probe(
+            module_parameters::min_delta_ns.value(),
+            guest.vcpuop_timer_in_use,
+            module_parameters::deadline.value().0,
+        )?)
+    } else {
+        None
+    };
     let Some(time) = ThisCpuTime::get() else {
         pr_err!("no vcpu_info for this CPU\n");
         return Err(ENODEV);
@@ -142,30 +228,53 @@ fn probe() -> Result<ClocksourceConfig> {
     pr_info!(
         "registering clocksource xen-rs, rating {rating}, Xen promises a stable TSC: {stable}\n"
     );
-    Ok(ClocksourceConfig {
-        name: c"xen-rs",
-        rating,
-        hz: 1_000_000_000,
+    Ok(Probed {
+        clocksource: ClocksourceConfig {
+            name: c"xen-rs",
+            rating,
+            hz: 1_000_000_000,
+        },
+        clockevents,
     })
+}
+
+/// The driver: from module load (or boot, built in) to unload.
+///
+/// The fields are dropped in the order they are declared and set up in the opposite one, so
+/// that the clock event devices, which take over the tick, come last: once one of them runs
+/// a CPU's tick, nothing else can fail and make the driver undo its set-up.
+#[pin_data(PinnedDrop)]
+struct XenClock {
+    // Dropped first: hands every CPU's tick back to the C `xen` device.
+    _tick: Option<Pin<KBox<xen_clockevent::TickDevices>>>,
+    #[pin]
+    _checks: checks::Checks,
+    #[pin]
+    _clocksource: Clocksource<XenTime>,
 }
 
 impl kernel::InPlaceModule for XenClock {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        let config = probe();
+        #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+        xen_hv::fault_inject::arm(
+            xen_hv::TimerCall::StopPeriodic,
+            module_parameters::fail_stop_periodic.value(),
+        );
+        let probed = probe();
         let dir = debugfs::Dir::new(c"xen_clock");
-        let events =
-            xen_clockevent::XenClockEvents::new(module_parameters::min_delta_ns.value(), module);
         try_pin_init!(Self {
-            _clocksource <- Clocksource::register(config?, XenTime, module),
-            _tick: if module_parameters::clockevents.value() {
-                Some(KBox::pin_init(
-                    xen_clockevent::TickDevices::new(events?, &dir),
-                    GFP_KERNEL,
-                )?)
-            } else {
-                None
-            },
+            _clocksource <- Clocksource::register(probed?.clocksource, XenTime, module),
             _checks <- checks::Checks::new(dir.clone()),
+            _tick: match probed?.clockevents {
+                Some(settings) => Some(KBox::pin_init(
+                    xen_clockevent::TickDevices::new(
+                        xen_clockevent::XenClockEvents::new(settings, module)?,
+                        &dir,
+                    ),
+                    GFP_KERNEL,
+                )?),
+                None => None,
+            },
         })
         .pin_chain(|_| {
             pr_info!("loaded\n");

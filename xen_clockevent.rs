@@ -12,13 +12,26 @@
 //! `delta` times the rate difference, and no more: every programming reads both clocks again,
 //! so the error does not accumulate from one event to the next. Converting the tick core's
 //! absolute expiry instead would carry the whole offset between the two clocks into every
-//! deadline. The error left is measured per event and shown in debugfs (`late_*`): Xen time at
-//! delivery minus the deadline.
+//! deadline. The error left is measured per event and shown in debugfs (`xen_clock/lateness`):
+//! Xen time at delivery minus the deadline, in log2 histograms per CPU.
 //!
 //! A deadline already past when Xen sees it still fires: the driver does not set
-//! `VCPU_SSHOTTMR_future`, so Xen raises the event at once instead of returning `ETIME`. Should
-//! Xen return `ETIME` all the same, the error goes back to the tick core, which programs the
-//! device again `min_delta` ahead.
+//! `VCPU_SSHOTTMR_future`, so Xen raises the event at once instead of returning `ETIME`.
+//!
+//! # When Xen refuses a hypercall
+//!
+//! No refusal may lose a tick, and the tick core's own answer to a failed `set_next_event`
+//! would: it retries with a growing `min_delta` and, after a jiffy's worth, gives up with
+//! nothing armed. So the device answers failures itself ([`XenTimer::arm`]): a deadline Xen
+//! refuses through `VCPUOP_set_singleshot_timer` is armed through the older `set_timer_op`,
+//! which programs the same timer; if that fails too, the periodic timer runs as a backstop, so
+//! that events keep coming (each one programs the device again) and the next deadline that
+//! can be armed stops it. Only if all three fail does the error reach the tick core: Xen then
+//! lets this vCPU have no timer at all, and no driver could do better. Handing the CPU back
+//! to the C device would not help: it uses the same hypercall, and stops the kernel (`BUG()`)
+//! when it fails. A failure to stop a timer only lets an extra event through, which the tick
+//! core's handlers take as an early one; it is counted, and the state change goes ahead.
+//! Every failure is counted per CPU and operation (`fail_*` in debugfs `xen_clock/clockevents`).
 //!
 //! # Periodic state
 //!
@@ -28,33 +41,48 @@
 //! one-shot timer at the next tick's due time, which wakes a blocked vCPU, and the ticks are
 //! counted on an absolute schedule ([`pvclock::periodic_ticks`]): one handler call per tick
 //! period passed, however the events arrive (two timers firing together raise the event
-//! channel once).
+//! channel once). If Xen refuses one of the two timers, the other still runs the tick: the
+//! one-shot one alone wakes every tick, the periodic one alone while the vCPU runs.
+//!
+//! # CPU hotplug
+//!
+//! Each CPU's device is registered when the CPU comes online, after a probe (Xen must accept a
+//! `VCPUOP` timer call for that vCPU), and unbound before it goes offline. If no other device
+//! can take that CPU's tick (an admin unbound the C one), the unbind fails, and the tick core
+//! itself drops the device as the CPU dies; the driver learns so from a later hotplug stage
+//! and registers the device again when the CPU comes back.
 
 use crate::{
-    pvclock,
+    deadline::{
+        self,
+        DriftEstimator,
+        Policy,
+        Rate, //
+    },
+    pvclock::{
+        self,
+        LATENESS_BUCKETS, //
+    },
     tick_bridge::{
         ClockEventConfig,
         ClockEventOps,
         CpuHotplug,
         CpuHotplugOps,
+        DeadCpu,
+        MonotonicSnapshot,
         PerCpuClockEvents,
         TickHandler, //
     },
     xen_hv::{
+        fault_inject,
+        TimerCall,
         TimerEventHandler,
         TimerEventHook,
         VcpuTimer, //
     },
     xen_rs_read,
 };
-use core::{
-    fmt,
-    sync::atomic::{
-        AtomicBool,
-        AtomicU64,
-        Ordering, //
-    },
-};
+use core::fmt;
 use kernel::{
     bindings,
     cpu::{
@@ -62,8 +90,18 @@ use kernel::{
         CpuId, //
     },
     debugfs,
+    interrupt::LocalInterruptDisabled,
+    new_spinlock,
     prelude::*,
-    sync::Arc, //
+    sync::{
+        atomic::{
+            Atomic,
+            AtomicFlag,
+            Relaxed, //
+        },
+        Arc,
+        SpinLock, //
+    },
 };
 
 /// The devices' name, in `/proc/timer_list` and `/sys/devices/system/clockevents/`.
@@ -80,6 +118,9 @@ pub(crate) const MAX_DELTA_NS: u64 = 0xffff_ffff;
 const TICK_PERIOD_NS: u64 =
     (1_000_000_000 + bindings::CONFIG_HZ as u64 / 2) / bindings::CONFIG_HZ as u64;
 
+/// The largest `min_delta_ns` the driver accepts: one tick period.
+pub(crate) const MAX_MIN_DELTA_NS: u64 = TICK_PERIOD_NS;
+
 /// The most ticks one event delivers in the periodic state. After a long pause (the guest
 /// paused or saved) the rest is dropped rather than run thousands of handlers in one
 /// interrupt; time keeping itself follows the clocksource, not the tick count.
@@ -87,30 +128,108 @@ const MAX_CATCH_UP_TICKS: u64 = 1_000;
 
 /// An event counter of one CPU, written only on that CPU (with interrupts off) and read from
 /// anywhere, so a relaxed load and store suffice: no locked instruction on the hot path.
-#[derive(Default)]
-struct Counter(AtomicU64);
+struct Counter(Atomic<u64>);
 
 impl Counter {
+    const fn new() -> Self {
+        Self(Atomic::new(0))
+    }
+
     fn add(&self, n: u64) {
-        self.0.store(
-            self.0.load(Ordering::Relaxed).wrapping_add(n),
-            Ordering::Relaxed,
-        );
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
     }
 
     fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.load(Relaxed)
     }
 
     fn max(&self, v: u64) {
         if v > self.get() {
-            self.0.store(v, Ordering::Relaxed);
+            self.0.store(v, Relaxed);
+        }
+    }
+
+    fn min(&self, v: u64) {
+        if v < self.get() {
+            self.0.store(v, Relaxed);
         }
     }
 }
 
+/// How late one kind of event came, on one CPU: Xen time when the event is handled minus the
+/// Xen time it was due (the deadline handed to Xen, or the periodic tick's due time), in the
+/// log2 buckets of [`pvclock::lateness_bucket`], with the extremes and the sum; and the
+/// events that came with nothing due.
+struct Lateness {
+    buckets: [Counter; LATENESS_BUCKETS],
+    sum_ns: Counter,
+    /// `u64::MAX` until the first event.
+    min_ns: Counter,
+    max_ns: Counter,
+    /// Events handled before the time they were due: the tick core finds nothing to run and
+    /// programs the device again, so each is an extra interrupt.
+    early: Counter,
+    /// Events with nothing due at all: a one-shot event after its deadline was cleared (the
+    /// timer stopped or reprogrammed just as it fired), or a periodic event with no tick due
+    /// (the periodic timer and the one-shot backstop firing apart).
+    stray: Counter,
+    /// One-shot events before the kernel's own expiry, though on time by Xen's clock (the
+    /// deadline policy and the drift between the clocks put the deadline too early): the tick
+    /// core found nothing to run and programmed the same expiry again from the handler, so each
+    /// is an extra interrupt. Counted from that reprogramming, without reading the kernel's
+    /// clock.
+    early_kernel: Counter,
+}
+
+impl Lateness {
+    const fn new() -> Self {
+        Self {
+            buckets: [const { Counter::new() }; LATENESS_BUCKETS],
+            sum_ns: Counter::new(),
+            min_ns: Counter(Atomic::new(u64::MAX)),
+            max_ns: Counter::new(),
+            early: Counter::new(),
+            stray: Counter::new(),
+            early_kernel: Counter::new(),
+        }
+    }
+
+    /// Counts an event handled at Xen time `now`, due at `due`.
+    fn record(&self, now: u64, due: u64) {
+        let Some(late) = now.checked_sub(due) else {
+            self.early.add(1);
+            return;
+        };
+        if let Some(b) = self.buckets.get(pvclock::lateness_bucket(late)) {
+            b.add(1);
+        }
+        self.sum_ns.add(late);
+        self.min_ns.min(late);
+        self.max_ns.max(late);
+    }
+
+    /// Prints one line of `xen_clock/lateness` from one reading of every counter, and returns
+    /// the events it counted: in the buckets, early or stray.
+    fn show(&self, f: &mut fmt::Formatter<'_>, cpu: u32, kind: &str) -> Result<u64, fmt::Error> {
+        let buckets = self.buckets.each_ref().map(Counter::get);
+        let count = buckets.iter().fold(0u64, |a, b| a.wrapping_add(*b));
+        let (early, stray) = (self.early.get(), self.stray.get());
+        let min = if count == 0 { 0 } else { self.min_ns.get() };
+        write!(
+            f,
+            "cpu{cpu} {kind} count={count} min_ns={min} mean_ns={} max_ns={} early={early} \
+             stray={stray} early_kernel={} buckets=",
+            self.sum_ns.get().checked_div(count).unwrap_or(0),
+            self.max_ns.get(),
+            self.early_kernel.get(),
+        )?;
+        write_list(f, buckets)?;
+        writeln!(f)?;
+        Ok(count.wrapping_add(early).wrapping_add(stray))
+    }
+}
+
 /// What one CPU's device did, shown in debugfs `xen_clock/clockevents`.
-#[derive(Default)]
 struct TimerStats {
     /// Timer events handled by this device.
     events: Counter,
@@ -118,71 +237,346 @@ struct TimerStats {
     ticks: Counter,
     /// One-shot deadlines programmed.
     programmed: Counter,
-    /// One-shot events whose deadline had passed when handled, and their lateness.
-    late: Counter,
-    late_sum_ns: Counter,
-    late_max_ns: Counter,
-    /// Events handled before the deadline they were meant for (an event raised before the
-    /// device was reprogrammed, or Xen's clock a little ahead of ours).
-    early: Counter,
+    /// How late the one-shot events and the periodic ticks came.
+    oneshot: Lateness,
+    periodic: Lateness,
     /// Ticks the periodic state dropped after a long pause ([`MAX_CATCH_UP_TICKS`]).
     dropped_ticks: Counter,
-    /// Hypercalls Xen refused.
-    errors: Counter,
+    /// Hypercalls Xen refused (or the fault injection failed), per [`TimerCall`].
+    failures: [Counter; 5],
+    /// Deadlines armed through `set_timer_op` because `VCPUOP_set_singleshot_timer` failed.
+    timer_op_fallbacks: Counter,
+    /// Times the periodic timer was started as a backstop because no one-shot interface
+    /// worked.
+    backstops: Counter,
+    /// Deadlines nothing could arm: the error went back to the tick core.
+    unarmed: Counter,
+}
+
+impl TimerStats {
+    const fn new() -> Self {
+        Self {
+            events: Counter::new(),
+            ticks: Counter::new(),
+            programmed: Counter::new(),
+            oneshot: Lateness::new(),
+            periodic: Lateness::new(),
+            dropped_ticks: Counter::new(),
+            failures: [const { Counter::new() }; 5],
+            timer_op_fallbacks: Counter::new(),
+            backstops: Counter::new(),
+            unarmed: Counter::new(),
+        }
+    }
+
+    fn failures(&self, op: TimerCall) -> u64 {
+        self.failures.get(op.index()).map_or(0, Counter::get)
+    }
+}
+
+/// Samples of the drift monitor are at least this much Xen time apart.
+const DRIFT_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// The drift monitor's window: the last 64 samples, a minute or more.
+const DRIFT_WINDOW: usize = 64;
+
+/// The `compensated` policy follows the estimate once the window holds this many samples, and
+/// programs as `delta` before.
+const DRIFT_MIN_SAMPLES: usize = 4;
+
+/// Why the drift monitor last started a new window.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+enum Restart {
+    None = 0,
+    /// The time keeping core changed its clocksource: the kernel's clock now runs at another
+    /// rate.
+    Clocksource = 1,
+    /// The guest was resumed: Xen time jumped by the time the guest was away.
+    Resume = 2,
+}
+
+impl Restart {
+    fn name(code: u32) -> &'static str {
+        match code {
+            c if c == Restart::Clocksource as u32 => "clocksource",
+            c if c == Restart::Resume as u32 => "resume",
+            _ => "none",
+        }
+    }
+}
+
+/// What only the CPU that takes a sample touches: the window and the clocksource it was
+/// read from.
+struct DriftWindow {
+    estimator: DriftEstimator<DRIFT_WINDOW>,
+    clocksource_changes: u8,
+}
+
+/// The drift monitor: the kernel's clock (`CLOCK_MONOTONIC`, driven by the current
+/// clocksource) against Xen system time, sampled from the `xen-rs` events at most once per
+/// [`DRIFT_INTERVAL_NS`], fitted by least squares over the last [`DRIFT_WINDOW`] samples
+/// ([`DriftEstimator`]); the results in atomics, for the `compensated` policy and debugfs
+/// `xen_clock/drift`.
+///
+/// The window is taken with `try_lock` from timer events only (interrupts off): a CPU that
+/// finds it taken skips the sample, so no CPU ever spins on it in interrupt context.
+#[pin_data]
+pub(crate) struct DriftMonitor {
+    #[pin]
+    window: SpinLock<DriftWindow>,
+    /// The Xen time from which the next sample is due: a hint read without the lock.
+    next_sample: Atomic<u64>,
+    /// A resume happened since the last sample.
+    resumed: AtomicFlag,
+    /// Xen time minus kernel time, measured at load and after each resume, for the `absolute`
+    /// policy.
+    absolute_offset_ns: Atomic<i64>,
+    samples: Atomic<u64>,
+    in_window: Atomic<u64>,
+    drift_ppb: Atomic<i64>,
+    offset_ns: Atomic<i64>,
+    /// What the `compensated` policy scales by: the drift once the window holds
+    /// [`DRIFT_MIN_SAMPLES`], else 0.
+    compensation_ppb: Atomic<i64>,
+    restarts: Atomic<u64>,
+    last_restart: Atomic<u32>,
+}
+
+/// How many times [`read_pair`] reads the clocks.
+const PAIR_ATTEMPTS: usize = 4;
+
+/// The kernel's clock and Xen time, read together: the kernel's read between two Xen reads,
+/// paired with their midpoint, from the attempt whose Xen reads are closest. An interrupt or a
+/// vCPU preemption between the reads (tens of microseconds under emulation) widens one
+/// attempt, which another then beats.
+fn read_pair() -> (MonotonicSnapshot, u64) {
+    let attempt = || {
+        let before = xen_rs_read();
+        let kernel = MonotonicSnapshot::now();
+        let after = xen_rs_read();
+        // `xen_rs_read` never goes backwards, so `after >= before`.
+        let width = after.saturating_sub(before);
+        (kernel, before.saturating_add(width / 2), width)
+    };
+    let mut best = attempt();
+    for _ in 1..PAIR_ATTEMPTS {
+        let next = attempt();
+        if next.2 < best.2 {
+            best = next;
+        }
+    }
+    (best.0, best.1)
+}
+
+/// Xen time minus kernel time now.
+fn clock_offset(kernel: MonotonicSnapshot, xen_ns: u64) -> i64 {
+    // CAST: both clocks count nanoseconds from (about) the same boot, far below 2^63.
+    (xen_ns as i64).wrapping_sub(kernel.ns as i64)
+}
+
+impl DriftMonitor {
+    fn new() -> impl PinInit<Self> {
+        let (kernel, xen) = read_pair();
+        pin_init!(Self {
+            window <- new_spinlock!(
+                DriftWindow {
+                    estimator: DriftEstimator::new(),
+                    clocksource_changes: kernel.clocksource_changes,
+                },
+                "xen_clock_drift"
+            ),
+            next_sample: Atomic::new(0),
+            resumed: AtomicFlag::new(false),
+            absolute_offset_ns: Atomic::new(clock_offset(kernel, xen)),
+            samples: Atomic::new(0),
+            in_window: Atomic::new(0),
+            drift_ppb: Atomic::new(0),
+            offset_ns: Atomic::new(0),
+            compensation_ppb: Atomic::new(0),
+            restarts: Atomic::new(0),
+            last_restart: Atomic::new(Restart::None as u32),
+        })
+    }
+
+    /// Called from every timer event, with the Xen time the event read: takes a sample if one
+    /// is due and no other CPU is taking one.
+    fn on_event(&self, xen_now: u64) {
+        if xen_now < self.next_sample.load(Relaxed) {
+            return;
+        }
+        let Some(mut window) = self.window.try_lock() else {
+            return;
+        };
+        let (kernel, xen) = read_pair();
+        if xen < self.next_sample.load(Relaxed) {
+            return;
+        }
+        self.next_sample
+            .store(xen.saturating_add(DRIFT_INTERVAL_NS), Relaxed);
+        let restart = if self.resumed.xchg(false, Relaxed) {
+            Restart::Resume
+        } else if kernel.clocksource_changes != window.clocksource_changes {
+            Restart::Clocksource
+        } else {
+            Restart::None
+        };
+        if restart != Restart::None {
+            window.estimator.reset();
+            window.clocksource_changes = kernel.clocksource_changes;
+            self.restarts
+                .store(self.restarts.load(Relaxed).wrapping_add(1), Relaxed);
+            self.last_restart.store(restart as u32, Relaxed);
+            self.compensation_ppb.store(0, Relaxed);
+        }
+        window.estimator.add(kernel.ns, xen);
+        self.samples
+            .store(self.samples.load(Relaxed).wrapping_add(1), Relaxed);
+        let in_window = window.estimator.samples();
+        // CAST: at most DRIFT_WINDOW.
+        self.in_window.store(in_window as u64, Relaxed);
+        if let Some(e) = window.estimator.estimate() {
+            self.drift_ppb.store(e.drift_ppb, Relaxed);
+            self.offset_ns.store(e.offset_ns, Relaxed);
+            if in_window >= DRIFT_MIN_SAMPLES {
+                self.compensation_ppb.store(e.drift_ppb, Relaxed);
+            }
+        }
+    }
+
+    /// After a resume (from the tick core's resume of a device, when time keeping runs again):
+    /// Xen time jumped, so the `absolute` offset is measured again, and the next sample starts
+    /// a new window.
+    fn on_resume(&self) {
+        let (kernel, xen) = read_pair();
+        self.absolute_offset_ns
+            .store(clock_offset(kernel, xen), Relaxed);
+        self.resumed.store(true, Relaxed);
+        self.next_sample.store(0, Relaxed);
+    }
+
+    fn compensation(&self) -> Rate {
+        Rate::from_ppb(self.compensation_ppb.load(Relaxed))
+    }
+}
+
+/// Writes a signed number of billionths as millionths with three decimals.
+fn write_ppm(f: &mut fmt::Formatter<'_>, ppb: i64) -> fmt::Result {
+    let sign = if ppb < 0 { "-" } else { "" };
+    let abs = ppb.unsigned_abs();
+    write!(f, "{sign}{}.{:03}", abs / 1000, abs % 1000)
 }
 
 /// The `xen-rs` device of one CPU.
 pub(crate) struct XenTimer {
     vcpu: VcpuTimer,
     /// In the periodic state.
-    periodic: AtomicBool,
+    periodic: AtomicFlag,
+    /// One-shot state: the periodic timer runs as a backstop, because the last deadline could
+    /// not be armed.
+    backstop: AtomicFlag,
     /// Periodic state: the Xen time at which the next tick is due.
-    next_tick: AtomicU64,
+    next_tick: Atomic<u64>,
     /// One-shot state: the deadline last programmed, 0 once its event was handled.
-    deadline: AtomicU64,
+    deadline: Atomic<u64>,
+    /// The kernel expiry last programmed, and whether the tick core's handler is running: a
+    /// handler that programs the same expiry again found the event early.
+    last_expiry: Atomic<u64>,
+    in_handler: AtomicFlag,
+    /// How one-shot deadlines are made (the `deadline` parameter).
+    policy: Policy,
+    drift: Arc<DriftMonitor>,
     stats: TimerStats,
 }
 
 impl XenTimer {
-    fn new(cpu: CpuId) -> Self {
+    fn new(cpu: CpuId, policy: Policy, drift: Arc<DriftMonitor>) -> Self {
         Self {
             vcpu: VcpuTimer::new(cpu),
-            periodic: AtomicBool::new(false),
-            next_tick: AtomicU64::new(0),
-            deadline: AtomicU64::new(0),
-            stats: TimerStats::default(),
+            last_expiry: Atomic::new(0),
+            in_handler: AtomicFlag::new(false),
+            policy,
+            drift,
+            periodic: AtomicFlag::new(false),
+            backstop: AtomicFlag::new(false),
+            next_tick: Atomic::new(0),
+            deadline: Atomic::new(0),
+            stats: TimerStats::new(),
         }
     }
 
-    /// Counts a refused hypercall and passes the error on.
-    fn checked(&self, result: Result) -> Result {
+    /// Counts a failure of `op` and passes the result on.
+    fn counted(&self, op: TimerCall, result: Result) -> Result {
         if result.is_err() {
-            self.stats.errors.add(1);
+            if let Some(c) = self.stats.failures.get(op.index()) {
+                c.add(1);
+            }
         }
         result
     }
 
-    fn stop(&self) -> Result {
-        self.periodic.store(false, Ordering::Relaxed);
-        self.deadline.store(0, Ordering::Relaxed);
-        let single = self.checked(self.vcpu.stop_singleshot());
-        let periodic = self.checked(self.vcpu.stop_periodic());
-        single.and(periodic)
+    /// The probe of a CPU before its device is registered: the C driver stopped the vCPU's
+    /// periodic timer at boot, so this changes nothing, but a refusal shows that Xen will not
+    /// let the driver program this vCPU's timers (FreeBSD's driver uses the same test).
+    fn probe(&self) -> Result {
+        self.counted(TimerCall::StopPeriodic, self.vcpu.stop_periodic())
+    }
+
+    /// Arms the one-shot timer at `deadline`: through `VCPUOP_set_singleshot_timer`, or, if Xen
+    /// refuses it, through `set_timer_op`, which programs the same timer.
+    fn arm(&self, deadline: u64) -> Result {
+        if self
+            .counted(TimerCall::SetSingleshot, self.vcpu.set_singleshot(deadline))
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.counted(TimerCall::SetTimerOp, self.vcpu.set_timer_op(deadline))?;
+        self.stats.timer_op_fallbacks.add(1);
+        Ok(())
+    }
+
+    /// Stops the periodic backstop of the one-shot state, if it runs. Should Xen refuse, it
+    /// keeps running: it only brings extra events, and the next armed deadline tries again.
+    fn stop_backstop(&self) {
+        if self.backstop.load(Relaxed)
+            && self
+                .counted(TimerCall::StopPeriodic, self.vcpu.stop_periodic())
+                .is_ok()
+        {
+            self.backstop.store(false, Relaxed);
+        }
+    }
+
+    fn stop(&self) {
+        self.periodic.store(false, Relaxed);
+        self.backstop.store(false, Relaxed);
+        self.deadline.store(0, Relaxed);
+        // A timer that could not be stopped only brings an early event; the failure is counted.
+        let _ = self.counted(TimerCall::StopSingleshot, self.vcpu.stop_singleshot());
+        let _ = self.counted(TimerCall::StopPeriodic, self.vcpu.stop_periodic());
     }
 
     fn periodic_event(&self, tick: &TickHandler<'_>) {
         let now = xen_rs_read();
-        let (due, next) =
-            pvclock::periodic_ticks(now, self.next_tick.load(Ordering::Relaxed), TICK_PERIOD_NS);
-        self.next_tick.store(next, Ordering::Relaxed);
+        self.drift.on_event(now);
+        let first_due = self.next_tick.load(Relaxed);
+        let (due, next) = pvclock::periodic_ticks(now, first_due, TICK_PERIOD_NS);
+        self.next_tick.store(next, Relaxed);
+        if due == 0 {
+            self.stats.periodic.stray.add(1);
+        } else {
+            self.stats.periodic.record(now, first_due);
+        }
         // Armed before the handlers run: a vCPU that blocks after this event must still be
         // woken for the next tick. If a handler leaves the periodic state, the tick core
-        // reprograms or stops the timer itself.
-        let _ = self.checked(self.vcpu.set_singleshot(next));
+        // reprograms or stops the timer itself. Should Xen refuse both one-shot interfaces,
+        // the periodic timer still brings the ticks while the vCPU runs.
+        let _ = self.arm(next);
         let run = due.min(MAX_CATCH_UP_TICKS);
         self.stats.dropped_ticks.add(due - run);
         for _ in 0..run {
-            if !self.periodic.load(Ordering::Relaxed) {
+            if !self.periodic.load(Relaxed) {
                 break;
             }
             tick.run();
@@ -191,63 +585,125 @@ impl XenTimer {
     }
 
     fn oneshot_event(&self, tick: &TickHandler<'_>) {
-        let deadline = self.deadline.swap(0, Ordering::Relaxed);
-        if deadline != 0 {
-            let now = xen_rs_read();
-            if now >= deadline {
-                let late = now - deadline;
-                self.stats.late.add(1);
-                self.stats.late_sum_ns.add(late);
-                self.stats.late_max_ns.max(late);
-            } else {
-                self.stats.early.add(1);
-            }
+        let now = xen_rs_read();
+        match self.deadline.xchg(0, Relaxed) {
+            0 => self.stats.oneshot.stray.add(1),
+            deadline => self.stats.oneshot.record(now, deadline),
         }
+        self.drift.on_event(now);
+        self.in_handler.store(true, Relaxed);
         tick.run();
+        self.in_handler.store(false, Relaxed);
         self.stats.ticks.add(1);
     }
 }
 
 impl ClockEventOps for XenTimer {
-    fn set_next_event(&self, delta_ns: u64) -> Result {
-        let deadline = pvclock::oneshot_deadline(xen_rs_read(), delta_ns);
-        self.deadline.store(deadline, Ordering::Relaxed);
+    fn set_next_event(&self, delta_ns: u64, expiry_ns: u64) -> Result {
+        // A load and a store: no locked instruction for a statistic.
+        if self.last_expiry.load(Relaxed) == expiry_ns && self.in_handler.load(Relaxed) {
+            self.stats.oneshot.early_kernel.add(1);
+        }
+        self.last_expiry.store(expiry_ns, Relaxed);
+        let deadline = match self.policy {
+            Policy::Delta => pvclock::oneshot_deadline(xen_rs_read(), delta_ns),
+            Policy::Absolute => deadline::deadline(
+                Policy::Absolute,
+                0,
+                delta_ns,
+                expiry_ns,
+                self.drift.absolute_offset_ns.load(Relaxed),
+                Rate::IDENTITY,
+            ),
+            Policy::Compensated => deadline::deadline(
+                Policy::Compensated,
+                xen_rs_read(),
+                delta_ns,
+                expiry_ns,
+                0,
+                self.drift.compensation(),
+            ),
+        };
+        self.deadline.store(deadline, Relaxed);
         self.stats.programmed.add(1);
-        self.checked(self.vcpu.set_singleshot(deadline))
+        match self.arm(deadline) {
+            Ok(()) => {
+                self.stop_backstop();
+                Ok(())
+            }
+            // Events keep coming from the backstop, and each one programs the device again.
+            Err(_) if self.backstop.load(Relaxed) => Ok(()),
+            Err(e) => {
+                if self
+                    .counted(
+                        TimerCall::SetPeriodic,
+                        self.vcpu.set_periodic(TICK_PERIOD_NS),
+                    )
+                    .is_ok()
+                {
+                    self.backstop.store(true, Relaxed);
+                    self.stats.backstops.add(1);
+                    return Ok(());
+                }
+                self.stats.unarmed.add(1);
+                Err(e)
+            }
+        }
     }
 
     fn set_state_shutdown(&self) -> Result {
-        self.stop()
+        self.stop();
+        Ok(())
     }
 
     fn set_state_oneshot(&self) -> Result {
-        self.periodic.store(false, Ordering::Relaxed);
-        self.checked(self.vcpu.stop_periodic())
+        self.periodic.store(false, Relaxed);
+        self.backstop.store(false, Relaxed);
+        // A periodic timer left running only brings extra events.
+        let _ = self.counted(TimerCall::StopPeriodic, self.vcpu.stop_periodic());
+        Ok(())
     }
 
     fn set_state_periodic(&self) -> Result {
-        self.checked(self.vcpu.stop_singleshot())?;
+        // A one-shot event still armed only comes early: `periodic_event` finds no tick due.
+        let _ = self.counted(TimerCall::StopSingleshot, self.vcpu.stop_singleshot());
         let next = xen_rs_read().saturating_add(TICK_PERIOD_NS);
-        self.next_tick.store(next, Ordering::Relaxed);
-        self.periodic.store(true, Ordering::Relaxed);
-        self.checked(self.vcpu.set_periodic(TICK_PERIOD_NS))?;
-        self.checked(self.vcpu.set_singleshot(next))
+        self.next_tick.store(next, Relaxed);
+        self.backstop.store(false, Relaxed);
+        self.periodic.store(true, Relaxed);
+        let periodic = self.counted(
+            TimerCall::SetPeriodic,
+            self.vcpu.set_periodic(TICK_PERIOD_NS),
+        );
+        // Either timer alone keeps the tick going (see the module documentation).
+        match (periodic, self.arm(next)) {
+            (Err(e), Err(_)) => {
+                self.stats.unarmed.add(1);
+                Err(e)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn set_state_oneshot_stopped(&self) -> Result {
-        self.deadline.store(0, Ordering::Relaxed);
-        self.checked(self.vcpu.stop_singleshot())
+        self.deadline.store(0, Relaxed);
+        self.stop_backstop();
+        let _ = self.counted(TimerCall::StopSingleshot, self.vcpu.stop_singleshot());
+        Ok(())
     }
 
     fn tick_resume(&self) -> Result {
+        self.drift.on_resume();
         // As the C driver's `xen_timer_resume()`: no periodic timer survives a resume.
-        self.periodic.store(false, Ordering::Relaxed);
-        self.checked(self.vcpu.stop_periodic())
+        self.periodic.store(false, Relaxed);
+        self.backstop.store(false, Relaxed);
+        let _ = self.counted(TimerCall::StopPeriodic, self.vcpu.stop_periodic());
+        Ok(())
     }
 
     fn event(&self, tick: &TickHandler<'_>) {
         self.stats.events.add(1);
-        if self.periodic.load(Ordering::Relaxed) {
+        if self.periodic.load(Relaxed) {
             self.periodic_event(tick);
         } else {
             self.oneshot_event(tick);
@@ -255,91 +711,254 @@ impl ClockEventOps for XenTimer {
     }
 }
 
-/// The devices of all CPUs: what the timer event hook and the CPU hotplug state work on.
+/// The settings of the clock event devices, checked at load ([`XenClockEvents::probe`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Settings {
+    min_delta_ns: u64,
+    policy: Policy,
+}
+
+/// The devices of all CPUs: what the timer event hook and the CPU hotplug states work on.
 pub(crate) struct XenClockEvents {
     devices: PerCpuClockEvents<XenTimer>,
+    drift: Arc<DriftMonitor>,
+    policy: Policy,
 }
 
 impl XenClockEvents {
-    /// Sets up (without registering) a device for each possible CPU.
-    pub(crate) fn new(min_delta_ns: u64, module: &'static ThisModule) -> Result<Self> {
-        if min_delta_ns == 0 || min_delta_ns > MAX_DELTA_NS {
-            pr_err!("min_delta_ns must be between 1 and {MAX_DELTA_NS}, not {min_delta_ns}\n");
+    /// Every CPU's device, with the CPU's number, for the debugfs files.
+    fn timers(&self) -> impl Iterator<Item = (u32, &XenTimer)> + '_ {
+        (0..nr_cpu_ids()).filter_map(|i| Some((i, self.devices.ops(CpuId::from_u32(i)?)?)))
+    }
+
+    /// Checks, before anything is registered, the parameters and that the devices can work
+    /// here: the C driver must run the tick on the vCPU timer whose events they take over
+    /// (`vcpuop_timer_in_use`, from `xen_hv::vcpuop_timer_in_use()`), and Xen must let the
+    /// driver program the timer of the vCPU it runs on.
+    pub(crate) fn probe(
+        min_delta_ns: u64,
+        vcpuop_timer_in_use: bool,
+        policy: Policy,
+    ) -> Result<Settings> {
+        // Above one tick period the device could not even run the tick: every event would
+        // come late by the excess (the tick core's own limit, `MIN_DELTA_LIMIT`, is a jiffy).
+        if min_delta_ns == 0 || min_delta_ns > MAX_MIN_DELTA_NS {
+            pr_err!(
+                "min_delta_ns={min_delta_ns} is out of range: it must be between 1 and \
+                 {MAX_MIN_DELTA_NS} (one tick)\n"
+            );
             return Err(EINVAL);
         }
+        if !vcpuop_timer_in_use {
+            pr_err!(
+                "the tick does not run on the Xen vCPU timer here (an HVM guest without the \
+                 vector callback?), so xen-rs clock events would never fire; clockevents=0 \
+                 loads the clocksource alone\n"
+            );
+            return Err(ENODEV);
+        }
+        // Another vCPU's periodic timer may be stopped from here, so a migration to another CPU
+        // does not matter.
+        if let Err(e) = VcpuTimer::new(CpuId::current()).stop_periodic() {
+            pr_err!(
+                "Xen refused VCPUOP_stop_periodic_timer ({e:?}): the tick stays with the xen \
+                 device\n"
+            );
+            return Err(ENODEV);
+        }
+        if policy != Policy::Delta {
+            pr_info!("one-shot deadlines by the {} policy\n", policy.name());
+        }
+        Ok(Settings {
+            min_delta_ns,
+            policy,
+        })
+    }
+
+    /// Sets up (without registering) a device for each possible CPU.
+    pub(crate) fn new(settings: Settings, module: &'static ThisModule) -> Result<Self> {
         let config = ClockEventConfig {
             name: NAME,
             rating: RATING,
             periodic: true,
             // The vCPU timer is also the C `xen` device's.
             tick_only: true,
-            min_delta_ns,
+            min_delta_ns: settings.min_delta_ns,
             max_delta_ns: MAX_DELTA_NS,
         };
-        let devices = PerCpuClockEvents::new(config, XenTimer::new, module)?;
-        Ok(Self { devices })
+        let drift = Arc::pin_init(DriftMonitor::new(), GFP_KERNEL)?;
+        let policy = settings.policy;
+        let devices = PerCpuClockEvents::new(
+            config,
+            |cpu| XenTimer::new(cpu, policy, drift.clone()),
+            module,
+        )?;
+        Ok(Self {
+            devices,
+            drift,
+            policy,
+        })
     }
 }
 
 impl TimerEventHandler for XenClockEvents {
-    fn timer_event(&self) -> bool {
-        self.devices.deliver()
+    fn timer_event(&self, irq_off: &LocalInterruptDisabled) -> bool {
+        self.devices.deliver(irq_off)
     }
 }
 
+#[vtable]
 impl CpuHotplugOps for XenClockEvents {
+    /// Never fails: a CPU whose probe fails keeps the C device, and a failure here would make
+    /// the hotplug core undo the CPUs set up before, which may no longer be possible (see
+    /// [`PerCpuClockEvents`]).
     fn online(&self, cpu: CpuId) -> Result {
-        self.devices.register(cpu)
+        let Some(timer) = self.devices.ops(cpu) else {
+            return Ok(());
+        };
+        if let Err(e) = timer.probe() {
+            pr_warn!(
+                "CPU {}: Xen refused VCPUOP_stop_periodic_timer ({e:?}): its tick stays with \
+                 the xen device\n",
+                cpu.as_u32()
+            );
+            return Ok(());
+        }
+        if let Err(e) = self.devices.register(cpu) {
+            pr_err!("CPU {}: could not register xen-rs: {e:?}\n", cpu.as_u32());
+        }
+        Ok(())
     }
 
     fn offline(&self, cpu: CpuId) {
-        if let Err(e) = self.devices.unregister(cpu) {
-            pr_err!(
-                "CPU {}: could not hand the tick back: {e:?}\n",
+        if self.devices.unregister(cpu).is_err() {
+            pr_notice!(
+                "CPU {}: no other clock event device to take the tick; xen-rs keeps it until \
+                 the CPU is down\n",
                 cpu.as_u32()
             );
         }
     }
+
+    fn dead(&self, cpu: &DeadCpu<'_>) {
+        self.devices.forget(cpu);
+    }
+}
+
+/// Writes `values` separated by commas.
+fn write_list(f: &mut fmt::Formatter<'_>, values: impl IntoIterator<Item = u64>) -> fmt::Result {
+    for (i, v) in values.into_iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        write!(f, "{sep}{v}")?;
+    }
+    Ok(())
 }
 
 fn show_stats(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    for i in 0..nr_cpu_ids() {
-        let Some(cpu) = CpuId::from_u32(i) else {
-            continue;
-        };
-        let Some(t) = events.devices.ops(cpu) else {
-            continue;
-        };
+    for (i, t) in events.timers() {
         let s = &t.stats;
-        let late = s.late.get();
-        let late_avg = s.late_sum_ns.get().checked_div(late).unwrap_or(0);
-        writeln!(
+        write!(
             f,
-            "cpu{i} events={} ticks={} programmed={} late={late} late_avg_ns={late_avg} \
-             late_max_ns={} early={} dropped_ticks={} errors={}",
+            "cpu{i} events={} ticks={} programmed={} dropped_ticks={}",
             s.events.get(),
             s.ticks.get(),
             s.programmed.get(),
-            s.late_max_ns.get(),
-            s.early.get(),
             s.dropped_ticks.get(),
-            s.errors.get(),
+        )?;
+        for op in TimerCall::ALL {
+            write!(f, " fail_{}={}", op.name(), s.failures(op))?;
+        }
+        writeln!(
+            f,
+            " timer_op_fallbacks={} backstops={} unarmed={}",
+            s.timer_op_fallbacks.get(),
+            s.backstops.get(),
+            s.unarmed.get(),
         )?;
     }
     Ok(())
 }
 
+fn show_lateness(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "buckets_us=")?;
+    write_list(
+        f,
+        (0..LATENESS_BUCKETS).map(pvclock::lateness_bucket_floor_us),
+    )?;
+    writeln!(f)?;
+    for (i, t) in events.timers() {
+        let s = &t.stats;
+        let handled = s
+            .oneshot
+            .show(f, i, "oneshot")?
+            .wrapping_add(s.periodic.show(f, i, "periodic")?);
+        // Each event is counted in `events` first and in one of the lines above after: read
+        // in this order, `handled <= events`, and the difference is what arrived in between.
+        writeln!(
+            f,
+            "cpu{i} all handled={handled} events={} programmed={}",
+            s.events.get(),
+            s.programmed.get()
+        )?;
+    }
+    Ok(())
+}
+
+fn show_drift(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let d = &events.drift;
+    writeln!(
+        f,
+        "policy={} absolute_offset_ns={}",
+        events.policy.name(),
+        d.absolute_offset_ns.load(Relaxed)
+    )?;
+    write!(
+        f,
+        "samples={} window={} interval_ms={} drift_ppm=",
+        d.samples.load(Relaxed),
+        d.in_window.load(Relaxed),
+        DRIFT_INTERVAL_NS / 1_000_000,
+    )?;
+    write_ppm(f, d.drift_ppb.load(Relaxed))?;
+    writeln!(
+        f,
+        " drift_ppb={} offset_ns={} compensation_ppb={}",
+        d.drift_ppb.load(Relaxed),
+        d.offset_ns.load(Relaxed),
+        d.compensation_ppb.load(Relaxed),
+    )?;
+    writeln!(
+        f,
+        "restarts={} last_restart={}",
+        d.restarts.load(Relaxed),
+        Restart::name(d.last_restart.load(Relaxed)),
+    )?;
+    // A pair read now, for a check from outside: two of them some seconds apart give the drift.
+    let (kernel, xen) = read_pair();
+    writeln!(f, "now kernel_ns={} xen_ns={xen}", kernel.ns)
+}
+
 /// The `xen-rs` clock event devices, in charge of the tick of every online CPU from set-up
 /// until drop, which hands each CPU back to the C `xen` device.
+///
+/// The fields are dropped in the order they are declared, and set up in the opposite order:
+/// the CPU hotplug states, which register the devices, come last, so that nothing can fail
+/// once a device runs a tick.
 #[pin_data]
 pub(crate) struct TickDevices {
     // Dropped first: unregisters the devices, CPU by CPU, while the hook still routes events.
     #[pin]
-    _hotplug: CpuHotplug<XenClockEvents>,
+    hotplug: CpuHotplug<XenClockEvents>,
     #[pin]
-    _hook: TimerEventHook<XenClockEvents>,
+    hook: TimerEventHook<XenClockEvents>,
     #[pin]
-    _stats: debugfs::File<Arc<XenClockEvents>>,
+    stats: debugfs::File<Arc<XenClockEvents>>,
+    #[pin]
+    lateness: debugfs::File<Arc<XenClockEvents>>,
+    #[pin]
+    drift: debugfs::File<Arc<XenClockEvents>>,
+    #[pin]
+    faults: fault_inject::Files,
 }
 
 impl TickDevices {
@@ -351,9 +970,16 @@ impl TickDevices {
     ) -> impl PinInit<Self, Error> + '_ {
         let events = Arc::new(events, GFP_KERNEL);
         try_pin_init!(Self {
-            _hook <- TimerEventHook::new(events.clone()?),
-            _hotplug <- CpuHotplug::new(c"clockevents/xen_clock:online", events.clone()?),
-            _stats <- dir.read_callback_file(c"clockevents", events?, &show_stats),
+            faults <- fault_inject::Files::new(dir),
+            stats <- dir.read_callback_file(c"clockevents", events.clone()?, &show_stats),
+            lateness <- dir.read_callback_file(c"lateness", events.clone()?, &show_lateness),
+            drift <- dir.read_callback_file(c"drift", events.clone()?, &show_drift),
+            hook <- TimerEventHook::new(events.clone()?),
+            hotplug <- CpuHotplug::new(
+                c"clockevents/xen_clock:online",
+                c"clockevents/xen_clock:dead",
+                events?,
+            ),
         }? Error)
     }
 }

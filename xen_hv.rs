@@ -35,6 +35,7 @@ use kernel::{
         c_int,
         c_void, //
     },
+    interrupt::LocalInterruptDisabled,
     prelude::*,
     sync::Arc,
     types::Opaque, //
@@ -44,6 +45,26 @@ use kernel::{
 pub(crate) fn xen_domain() -> bool {
     // SAFETY: `xen_domain()` only reads `xen_domain_type`, set once during early boot.
     unsafe { bindings::xen_domain() }
+}
+
+/// Whether the pvclock records may be read: in a PV guest always, in an HVM or PVH guest only
+/// if Xen offers `XENFEAT_hvm_safe_pvclock`. The same test guards the C driver's set-up
+/// (`xen_hvm_init_time_ops()`, `xen_cpu_up_prepare_hvm()`).
+pub(crate) fn pvclock_usable() -> bool {
+    // SAFETY: Both only read flags and the feature bitmap, set once during early boot.
+    unsafe {
+        bindings::xen_pv_domain()
+            || bindings::xen_feature(bindings::XENFEAT_hvm_safe_pvclock as c_int)
+    }
+}
+
+/// Whether the C driver runs the tick on the `VCPUOP` one-shot timer, with every vCPU's
+/// `VIRQ_TIMER` bound to `xen_timer_interrupt()`: the only way the driver's clock event
+/// devices get events (through [`TimerEventHook`]). Not so in an HVM guest without the vector
+/// callback, whose tick is the local APIC's.
+pub(crate) fn vcpuop_timer_in_use() -> bool {
+    // SAFETY: The function only compares a pointer set once during boot.
+    unsafe { bindings::xen_vcpuop_timer_in_use() }
 }
 
 /// Reads Xen system time through the C driver (`xen_clocksource_read()`), the reference the
@@ -177,11 +198,55 @@ impl TimeSource for ThisCpuTime {
     }
 }
 
+/// The hypercalls that program a vCPU's timers, for counting their failures and, in test
+/// kernels, for injecting failures.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TimerCall {
+    /// `VCPUOP_set_singleshot_timer`.
+    SetSingleshot = 0,
+    /// `VCPUOP_stop_singleshot_timer`.
+    StopSingleshot = 1,
+    /// `VCPUOP_set_periodic_timer`.
+    SetPeriodic = 2,
+    /// `VCPUOP_stop_periodic_timer`.
+    StopPeriodic = 3,
+    /// `HYPERVISOR_set_timer_op`, the older one-shot interface.
+    SetTimerOp = 4,
+}
+
+impl TimerCall {
+    /// Every operation, in the order of their numbers.
+    pub(crate) const ALL: [TimerCall; 5] = [
+        TimerCall::SetSingleshot,
+        TimerCall::StopSingleshot,
+        TimerCall::SetPeriodic,
+        TimerCall::StopPeriodic,
+        TimerCall::SetTimerOp,
+    ];
+
+    /// The name used in debugfs and in messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TimerCall::SetSingleshot => "set_singleshot",
+            TimerCall::StopSingleshot => "stop_singleshot",
+            TimerCall::SetPeriodic => "set_periodic",
+            TimerCall::StopPeriodic => "stop_periodic",
+            TimerCall::SetTimerOp => "set_timer_op",
+        }
+    }
+
+    /// The operation's index in [`TimerCall::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The timer of the vCPU that runs one Linux CPU, programmed with `VCPUOP_*` hypercalls.
 ///
-/// Xen only lets a vCPU program its own timers, so these methods must be called on `cpu`, which
-/// is where the tick core calls a per-CPU clock event device. A call from another CPU fails with
-/// `EINVAL` from Xen; it is not unsound.
+/// Xen only lets a vCPU program its own one-shot timer, so these methods must be called on
+/// `cpu`, which is where the tick core calls a per-CPU clock event device. A call from another
+/// CPU fails with `EINVAL` (from Xen, or from [`VcpuTimer::set_timer_op`], whose hypercall
+/// names no vCPU); it is not unsound.
 pub(crate) struct VcpuTimer {
     cpu: CpuId,
 }
@@ -195,7 +260,8 @@ impl VcpuTimer {
     /// # Safety
     ///
     /// `arg` must be null or point at the argument structure that `cmd` expects.
-    unsafe fn vcpu_op(&self, cmd: u32, arg: *mut c_void) -> Result {
+    unsafe fn vcpu_op(&self, op: TimerCall, cmd: u32, arg: *mut c_void) -> Result {
+        fault_inject::check(op)?;
         // CAST: the `VCPUOP_*` numbers are small; the hypercall takes an `int`.
         let cmd = cmd as c_int;
         // SAFETY: By the safety requirements `arg` suits `cmd`; Xen checks everything else and
@@ -211,35 +277,244 @@ impl VcpuTimer {
             flags: 0,
         };
         // SAFETY: `arg` is the argument of `VCPUOP_set_singleshot_timer`.
-        unsafe { self.vcpu_op(bindings::VCPUOP_set_singleshot_timer, (&raw mut arg).cast()) }
+        unsafe {
+            self.vcpu_op(
+                TimerCall::SetSingleshot,
+                bindings::VCPUOP_set_singleshot_timer,
+                (&raw mut arg).cast(),
+            )
+        }
+    }
+
+    /// Arms the same one-shot timer through the older `set_timer_op` hypercall, which Xen has
+    /// kept for guests that predate `VCPUOP`: the fallback when `set_singleshot` fails.
+    pub(crate) fn set_timer_op(&self, deadline_ns: u64) -> Result {
+        // The hypercall programs the calling vCPU's timer, whichever that is.
+        if CpuId::current() != self.cpu {
+            return Err(EINVAL);
+        }
+        fault_inject::check(TimerCall::SetTimerOp)?;
+        // Xen reads 0 as "stop the timer"; no deadline the driver computes is 0.
+        // SAFETY: The hypercall takes a plain value and only programs the calling vCPU's timer.
+        to_result(unsafe { bindings::xen_set_timer_op(deadline_ns.max(1)) })
     }
 
     /// Disarms the one-shot timer.
     pub(crate) fn stop_singleshot(&self) -> Result {
         // SAFETY: `VCPUOP_stop_singleshot_timer` takes no argument.
-        unsafe { self.vcpu_op(bindings::VCPUOP_stop_singleshot_timer, ptr::null_mut()) }
+        unsafe {
+            self.vcpu_op(
+                TimerCall::StopSingleshot,
+                bindings::VCPUOP_stop_singleshot_timer,
+                ptr::null_mut(),
+            )
+        }
     }
 
     /// Starts the periodic timer with a period of `period_ns` (Xen wants at least 1 ms).
     pub(crate) fn set_periodic(&self, period_ns: u64) -> Result {
         let mut arg = bindings::vcpu_set_periodic_timer { period_ns };
         // SAFETY: `arg` is the argument of `VCPUOP_set_periodic_timer`.
-        unsafe { self.vcpu_op(bindings::VCPUOP_set_periodic_timer, (&raw mut arg).cast()) }
+        unsafe {
+            self.vcpu_op(
+                TimerCall::SetPeriodic,
+                bindings::VCPUOP_set_periodic_timer,
+                (&raw mut arg).cast(),
+            )
+        }
     }
 
     /// Stops the periodic timer.
     pub(crate) fn stop_periodic(&self) -> Result {
         // SAFETY: `VCPUOP_stop_periodic_timer` takes no argument.
-        unsafe { self.vcpu_op(bindings::VCPUOP_stop_periodic_timer, ptr::null_mut()) }
+        unsafe {
+            self.vcpu_op(
+                TimerCall::StopPeriodic,
+                bindings::VCPUOP_stop_periodic_timer,
+                ptr::null_mut(),
+            )
+        }
     }
 }
 
+/// Failures of the timer hypercalls on demand, for the tests of the paths that handle them:
+/// `xen_clock/fault/<op>` in debugfs holds how many of the next calls of `<op>` fail with
+/// `EIO` instead of reaching Xen. Only in kernels built with
+/// `CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION`, a test option; elsewhere [`fault_inject::check`]
+/// is an empty inline function.
+pub(crate) mod fault_inject {
+    use super::TimerCall;
+    use kernel::prelude::*;
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    use kernel::{
+        debugfs,
+        sync::atomic::{
+            Atomic,
+            Relaxed, //
+        },
+    };
+
+    /// Failures still to inject, per operation.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    static PENDING: [Atomic<u32>; 5] = [const { Atomic::new(0) }; 5];
+
+    /// Fails with `EIO` if a failure of `op` is pending, and consumes it.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    pub(crate) fn check(op: TimerCall) -> Result {
+        let Some(pending) = PENDING.get(op.index()) else {
+            return Ok(());
+        };
+        let mut n = pending.load(Relaxed);
+        while n > 0 {
+            match pending.cmpxchg(n, n - 1, Relaxed) {
+                Ok(_) => return Err(EIO),
+                Err(now) => n = now,
+            }
+        }
+        Ok(())
+    }
+
+    /// Never fails: this kernel injects no failures.
+    #[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
+    #[inline(always)]
+    pub(crate) fn check(_op: TimerCall) -> Result {
+        Ok(())
+    }
+
+    /// Makes the next `n` calls of `op` fail.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    pub(crate) fn arm(op: TimerCall, n: u32) {
+        if let Some(pending) = PENDING.get(op.index()) {
+            pending.store(n, Relaxed);
+        }
+    }
+
+    /// The skew added between the vCPUs' clocks: CPU `n` reads `n` times this much behind.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    static SKEW_NS: Atomic<u64> = Atomic::new(0);
+
+    /// A reading of this vCPU's pvclock record, with the skew of `fault/skew_ns` applied: the
+    /// never-backwards guard must hide it, and the raw readings must show it.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    pub(crate) fn skewed(now: u64) -> u64 {
+        let skew = SKEW_NS.load(Relaxed);
+        if skew == 0 {
+            return now;
+        }
+        now.saturating_sub(u64::from(kernel::cpu::CpuId::current().as_u32()).saturating_mul(skew))
+    }
+
+    /// The reading as it is: this kernel injects no skew.
+    #[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
+    #[inline(always)]
+    pub(crate) fn skewed(now: u64) -> u64 {
+        now
+    }
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn show_skew(_: &(), f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "{}", SKEW_NS.load(Relaxed))
+    }
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn store_skew(_: &(), reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+        SKEW_NS.store(read_number(reader)?, Relaxed);
+        Ok(())
+    }
+
+    /// Parses the decimal number written to a debugfs file.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn read_number<T: core::str::FromStr>(
+        reader: &mut kernel::uaccess::UserSliceReader,
+    ) -> Result<T> {
+        let mut buf = [0u8; 24];
+        let text = buf.get_mut(..reader.len()).ok_or(EINVAL)?;
+        reader.read_slice(text)?;
+        core::str::from_utf8(text)
+            .map_err(|_| EINVAL)?
+            .trim()
+            .parse::<T>()
+            .map_err(|_| EINVAL)
+    }
+
+    /// How many failures of `op` are still to be injected.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn pending(op: TimerCall) -> u32 {
+        PENDING.get(op.index()).map_or(0, |p| p.load(Relaxed))
+    }
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn show(op: &TimerCall, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "{}", pending(*op))
+    }
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn store(call: &TimerCall, reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+        arm(*call, read_number(reader)?);
+        Ok(())
+    }
+
+    /// The debugfs directory `fault/`: one file per operation, which reads the failures still
+    /// pending and takes a new count.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    #[pin_data]
+    pub(crate) struct Files {
+        #[pin]
+        set_singleshot: debugfs::File<TimerCall>,
+        #[pin]
+        stop_singleshot: debugfs::File<TimerCall>,
+        #[pin]
+        set_periodic: debugfs::File<TimerCall>,
+        #[pin]
+        stop_periodic: debugfs::File<TimerCall>,
+        #[pin]
+        set_timer_op: debugfs::File<TimerCall>,
+        #[pin]
+        skew_ns: debugfs::File<()>,
+        dir: debugfs::Dir,
+    }
+
+    /// Nothing: this kernel injects no failures.
+    #[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
+    pub(crate) struct Files;
+
+    #[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
+    impl Files {
+        /// Creates nothing.
+        pub(crate) fn new(_parent: &kernel::debugfs::Dir) -> impl PinInit<Self, Error> + '_ {
+            Ok::<_, Error>(Files)
+        }
+    }
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    impl Files {
+        /// Creates `fault/` under `parent`.
+        pub(crate) fn new(parent: &debugfs::Dir) -> impl PinInit<Self, Error> + '_ {
+            let dir = parent.subdir(c"fault");
+            try_pin_init!(Self {
+                set_singleshot <- dir.read_write_callback_file(
+                    c"set_singleshot", TimerCall::SetSingleshot, &show, &store),
+                stop_singleshot <- dir.read_write_callback_file(
+                    c"stop_singleshot", TimerCall::StopSingleshot, &show, &store),
+                set_periodic <- dir.read_write_callback_file(
+                    c"set_periodic", TimerCall::SetPeriodic, &show, &store),
+                stop_periodic <- dir.read_write_callback_file(
+                    c"stop_periodic", TimerCall::StopPeriodic, &show, &store),
+                set_timer_op <- dir.read_write_callback_file(
+                    c"set_timer_op", TimerCall::SetTimerOp, &show, &store),
+                skew_ns <- dir.read_write_callback_file(c"skew_ns", (), &show_skew, &store_skew),
+                dir,
+            }? Error)
+        }
+    }
+}
 /// What receives the vCPU timer events.
 pub(crate) trait TimerEventHandler: Send + Sync {
-    /// Called from the timer interrupt, with interrupts off, on the CPU whose vCPU timer fired.
-    /// Returns `true` if the event was for the handler's device, `false` to let the C `xen`
-    /// clock event device have it.
-    fn timer_event(&self) -> bool;
+    /// Called from the timer interrupt (`irq_off` shows that interrupts are off) on the CPU
+    /// whose vCPU timer fired. Returns `true` if the event was for the handler's device, `false`
+    /// to let the C `xen` clock event device have it.
+    fn timer_event(&self, irq_off: &LocalInterruptDisabled) -> bool;
 }
 
 /// The vCPU timer events, offered to `T` before the C `xen` device sees them, through the hook
@@ -293,7 +568,10 @@ impl<T: TimerEventHandler> TimerEventHook<T> {
         // SAFETY: By the type invariants the hook is embedded in a `Self`, which stays alive
         // until `drop` has removed the hook and waited for running handlers.
         let this = unsafe { &*kernel::container_of!(hook, Self, hook) };
-        if this.handler.timer_event() {
+        // SAFETY: `xen_timer_interrupt()` is an interrupt handler: interrupts stay off until
+        // this callback returns.
+        let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
+        if this.handler.timer_event(irq_off) {
             bindings::irqreturn::IRQ_HANDLED
         } else {
             bindings::irqreturn::IRQ_NONE

@@ -2,10 +2,17 @@
 
 //! Host build of the xen_clock driver's kernel-independent code.
 //!
-//! The module source is the file the kernel module compiles, so the tests in
-//! `tests/` exercise exactly the code that runs in the guest kernel.
+//! The module sources are the files the kernel module compiles, so the tests in
+//! `tests/` exercise exactly the code that runs in the guest kernel. The crate
+//! stays `no_std`, so that those files cannot come to depend on `std` unnoticed;
+//! [`sim`], which exists only on the host, needs nothing from `std` either.
 
 #![no_std]
 
 #[path = "../../pvclock.rs"]
 pub mod pvclock;
+
+#[path = "../../deadline.rs"]
+pub mod deadline;
+
+pub mod sim;

@@ -11,7 +11,8 @@ use std::thread;
 
 use proptest::prelude::*;
 use xen_clock_host::pvclock::{
-    monotonic, oneshot_deadline, periodic_ticks, read, scale_delta, time_at, TimeInfo, TimeSource,
+    lateness_bucket, lateness_bucket_floor_us, monotonic, oneshot_deadline, periodic_ticks, read,
+    scale_delta, time_at, TimeInfo, TimeSource, LATENESS_BUCKETS, LATENESS_VECTORS,
     PERIODIC_VECTORS, PVCLOCK_GUEST_STOPPED, PVCLOCK_TSC_STABLE_BIT, TEST_VECTORS,
 };
 
@@ -756,5 +757,52 @@ proptest! {
             next = after;
         }
         prop_assert_eq!(delivered, (now - start) / period);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Lateness histogram buckets.
+// ---------------------------------------------------------------------------
+
+/// The bucket by counting: the number of times the microseconds can be halved before they
+/// reach zero, capped at the last bucket.
+fn reference_bucket(ns: u64) -> usize {
+    let mut us = ns / 1_000;
+    let mut b = 0;
+    while us > 0 {
+        us /= 2;
+        b += 1;
+    }
+    b.min(LATENESS_BUCKETS - 1)
+}
+
+#[test]
+fn lateness_bucket_known_answers() {
+    for &(ns, bucket) in LATENESS_VECTORS {
+        assert_eq!(lateness_bucket(ns), bucket, "{ns} ns");
+    }
+}
+
+#[test]
+fn lateness_bucket_edges() {
+    // Every bucket starts at its floor, and the nanosecond before it is in the bucket before.
+    assert_eq!(lateness_bucket_floor_us(LATENESS_BUCKETS - 1), 65_536);
+    for b in 1..LATENESS_BUCKETS {
+        let floor_ns = lateness_bucket_floor_us(b) * 1_000;
+        assert_eq!(lateness_bucket(floor_ns), b);
+        assert_eq!(lateness_bucket(floor_ns - 1), b - 1);
+    }
+}
+
+proptest! {
+    #[test]
+    fn lateness_bucket_matches_reference(ns in any::<u64>()) {
+        prop_assert_eq!(lateness_bucket(ns), reference_bucket(ns));
+    }
+
+    #[test]
+    fn lateness_bucket_is_monotonic(a in any::<u64>(), b in any::<u64>()) {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        prop_assert!(lateness_bucket(lo) <= lateness_bucket(hi));
     }
 }
