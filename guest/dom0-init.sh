@@ -33,7 +33,8 @@ modprobe -a xen-evtchn xenfs xen-privcmd xen-gntdev xen-gntalloc || say "modprob
 mount -t xenfs xenfs /proc/xen
 xenstored --pid-file /run/xenstored.pid || { say "xenstored failed"; exit 1; }
 xen-init-dom0 >/dev/null || { say "xen-init-dom0 failed"; exit 1; }
-xenconsoled --log=guest --log-dir=/var/log/xen/console || { say "xenconsoled failed"; exit 1; }
+xenconsoled --log=guest --log-dir=/var/log/xen/console --pid-file=/run/xenconsoled.pid ||
+	{ say "xenconsoled failed"; exit 1; }
 
 say "creating domU ($DOMU_VCPUS vCPUs, $DOMU_MEMORY MiB, limit ${DOMU_TIMEOUT} s)"
 t0=$(date +%s)
@@ -47,8 +48,45 @@ touch "$log"
 tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r l; do printf 'domU| %s\n' "${l%$'\r'}"; done &
 streamer=$!
 
+# host_action ACTION...: what the domU asked for with an "xc-ctl: ACTION" console line
+# (guest/tests.sh, host_does). Every xl call is bounded.
+host_action() {
+	t=$(date +%s)
+	case $1 in
+	save)
+		timeout 120 xl save xcdomu /tmp/xcdomu.save >/tmp/xl-action.log 2>&1 &&
+			timeout 120 xl restore /tmp/xcdomu.save >>/tmp/xl-action.log 2>&1
+		rc=$?
+		rm -f /tmp/xcdomu.save
+		;;
+	migrate)
+		# To this same host, without ssh: xl runs the receiving end itself (-s "").
+		timeout 180 xl migrate -s "" xcdomu "xl migrate-receive -e" >/tmp/xl-action.log 2>&1
+		rc=$?
+		# xenconsoled named the incoming domain's log after its name then; make it reopen
+		# the logs under the name it has now, and show what went to the other one.
+		kill -HUP "$(cat /run/xenconsoled.pid 2>/dev/null || pidof xenconsoled)" 2>/dev/null
+		for l in /var/log/xen/console/guest-xcdomu--incoming.log; do
+			[ -f "$l" ] && sed 's/^/domU| /' "$l" && rm -f "$l"
+		done
+		;;
+	pause)
+		timeout 20 xl pause xcdomu >/tmp/xl-action.log 2>&1 && sleep "${2:-10}" &&
+			timeout 20 xl unpause xcdomu >>/tmp/xl-action.log 2>&1
+		rc=$?
+		;;
+	*)
+		echo "unknown action" >/tmp/xl-action.log
+		rc=1
+		;;
+	esac
+	say "domU asked to $*: exit $rc after $(($(date +%s) - t)) s"
+	[ "$rc" = 0 ] || sed 's/^/xc-dom0:   /' /tmp/xl-action.log
+}
+
 verdict="domU shut down"
 ended=""
+actions=0
 # Every xl call is bounded: a stuck toolstack must not stall the loop.
 while :; do
 	timeout 20 xl domid xcdomu >/dev/null 2>&1
@@ -63,6 +101,11 @@ while :; do
 		timeout 20 xl destroy xcdomu
 		break
 	fi
+	n=$(grep -c '^xc-ctl: ' "$log")
+	while [ "$actions" -lt "$n" ]; do
+		actions=$((actions + 1))
+		host_action $(grep '^xc-ctl: ' "$log" | sed -n "${actions}p" | tr -d '\r' | cut -d' ' -f2-)
+	done
 	# A domU whose plan is over but that does not go away (under TCG its halt
 	# has been seen to hang once in a while) is destroyed after 30 s.
 	if [ -z "$ended" ] && grep -q '^# xen-clock: end of plan' "$log"; then

@@ -3,10 +3,17 @@
 # The domU's tests, sourced by /init. A test is a shell function t_NAME that
 # returns 0 (pass), 4 (skip, reason in $SKIP_REASON) or anything else (fail).
 # Program output goes to TAP as "# " lines.
+#
+# Tests that loop check every iteration, the last included, and tests about CPUs check every
+# present CPU: one that is offline when it should not be is a failure, not a smaller set.
 
 KO=/xc/xen_clock.ko
 KSFT=/xc/ksft
+LAT=/xc/ksft/timer-latency
+HANDBACK=/xc/xen-clock-handback.sh
 CS=/sys/devices/system/clocksource/clocksource0
+CE=/sys/devices/system/clockevents
+CPUS=/sys/devices/system/cpu
 DBG=/sys/kernel/debug/xen_clock
 
 # run_test NUM NAME: run t_NAME and print its TAP result line.
@@ -40,8 +47,53 @@ ksft() {
 kmsg() { dmesg -s 4194304; }
 dmesg_has() { kmsg | grep -q "$1"; }
 
-# tick_devices: one line per CPU from /proc/timer_list: its tick device, the
-# clock event device's state and the handler the tick core gave it.
+# console LINE: a line for the host, on the console at once (a test's own output is printed
+# when the test ends).
+console() { echo "$*" >/dev/console; }
+
+# --- CPUs ---
+
+# cpu_list FILE: the CPU numbers of a sysfs list like "0-3,5", one per line.
+cpu_list() {
+	awk -F, '{ for (i = 1; i <= NF; i++) { n = split($i, r, "-"); b = (n == 2) ? r[2] : r[1]
+		for (c = r[1]; c <= b; c++) print c } }' "$1"
+}
+present_cpus() { cpu_list $CPUS/present; }
+online_cpus() { cpu_list $CPUS/online; }
+# The CPUs that can go offline: every present one but the boot CPU.
+nonboot_cpus() { present_cpus | while read -r c; do [ -w $CPUS/cpu$c/online ] && echo "$c"; done; }
+
+# The present CPUs, read once: they do not change while the guest runs.
+PRESENT=$(present_cpus)
+
+# on_device DEV: every present CPU is online and its tick device is DEV; quiet unless it fails.
+# Shell built-ins only, no process per check: in loops of hundreds of cycles under TCG every
+# fork counts.
+on_device() {
+	for c in $PRESENT; do
+		if [ -e $CPUS/cpu$c/online ]; then
+			read -r on <$CPUS/cpu$c/online
+			[ "$on" = 1 ] || { echo "CPU $c is offline"; return 1; }
+		fi
+		read -r dev <$CE/clockevent$c/current_device
+		[ "$dev" = "$1" ] || { echo "cpu$c: tick device $dev, not $1"; return 1; }
+	done
+}
+
+# loaded: xen_clock is loaded (built-ins only).
+loaded() {
+	while read -r mod _; do [ "$mod" = xen_clock ] && return 0; done </proc/modules
+	return 1
+}
+
+# all_online: every present CPU is online.
+all_online() {
+	[ "$(present_cpus | tr '\n' ' ')" = "$(online_cpus | tr '\n' ' ')" ] ||
+		{ echo "CPUs online: $(cat $CPUS/online), present: $(cat $CPUS/present)"; return 1; }
+}
+
+# tick_devices: one line per online CPU from /proc/timer_list: its tick device, the clock
+# event device's state and the handler the tick core gave it.
 tick_devices() {
 	awk '
 	/^Tick Device: mode:/ { tick = ($4 == 1) ? "oneshot" : "periodic"; cpu = "" }
@@ -54,12 +106,62 @@ tick_devices() {
 	}' /proc/timer_list
 }
 
-# What the guest sees of its clocks; always passes once printed, so it is
-# only in the "run" plan, never counted as a test of the driver.
+# every_cpu TEXT: every present CPU is online and its tick device line contains TEXT; prints the
+# lines.
+every_cpu() {
+	tick_devices | grep '^cpu' >/tmp/ticks
+	cat /tmp/ticks
+	all_online || return 1
+	for c in $(present_cpus); do
+		grep "^cpu$c: " /tmp/ticks | grep -qF "$1" || { echo "cpu$c: not $1"; return 1; }
+	done
+}
+
+# ticks_on DEV MODE STATE HANDLER: every CPU's tick device is DEV, the tick in MODE (oneshot or
+# periodic), the device in STATE, with HANDLER.
+ticks_on() { every_cpu "tick device $1 (tick mode $2, device state $3, handler $4)"; }
+
+# devices_are DEV: every CPU's tick device is DEV.
+devices_are() { every_cpu "tick device $1 "; }
+
+# xen_rs_in_charge: the guard of every test that needs xen-rs running the tick; quiet unless
+# it fails.
+xen_rs_in_charge() {
+	devices_are xen-rs >/tmp/incharge || { echo "xen-rs is not in charge:"; cat /tmp/incharge; return 1; }
+}
+
+# stat CPU KEY: a counter of CPU's xen-rs device (debugfs clockevents: "cpuN key=value ...").
+stat() {
+	awk -v cpu="cpu$1" -v k="$2" '$1 == cpu { for (i = 2; i <= NF; i++) { split($i, kv, "=")
+		if (kv[1] == k) print kv[2] } }' "$DBG/clockevents"
+}
+# stat_sum KEY: that counter summed over the CPUs.
+stat_sum() {
+	awk -v k="$1" '$1 ~ /^cpu[0-9]+$/ { for (i = 2; i <= NF; i++) { split($i, kv, "=")
+		if (kv[1] == k) s += kv[2] } } END { print s + 0 }' "$DBG/clockevents"
+}
+
+# events_grow: every CPU's xen-rs device handles events (each CPU made to sleep on a timer).
+events_grow() {
+	for c in $(present_cpus); do eval "e$c=$(stat "$c" events)"; done
+	for c in $(present_cpus); do taskset -c "$c" sleep 0.05; done
+	for c in $(present_cpus); do
+		before=$(eval echo "\$e$c")
+		after=$(stat "$c" events)
+		[ -n "$after" ] && [ "$after" -gt "$before" ] ||
+			{ echo "cpu$c: xen-rs events did not grow ($before -> $after)"; return 1; }
+	done
+	echo "xen-rs events grew on CPUs $(present_cpus | tr '\n' ' ')"
+}
+
+# --- the module ---
+
+# What the guest sees of its clocks; always passes once printed, so it is only in the "run"
+# plan, never counted as a test of the driver.
 t_show_clocks() {
-	echo "kernel: $(uname -r)"
-	echo "available_clocksource: $(cat /sys/devices/system/clocksource/clocksource0/available_clocksource)"
-	echo "current_clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	echo "kernel: $(uname -r), CPUs present $(cat $CPUS/present), online $(cat $CPUS/online)"
+	echo "available_clocksource: $(cat $CS/available_clocksource)"
+	echo "current_clocksource: $(cat $CS/current_clocksource)"
 	tick_devices
 	[ -r "$DBG/clockevents" ] && { echo "xen-rs clock events (debugfs):"; cat "$DBG/clockevents"; }
 	echo
@@ -72,21 +174,36 @@ t_module_insmod() {
 	dmesg_has 'xen_clock: loaded' || { echo "no 'loaded' message"; return 1; }
 }
 
-t_module_listed() {
-	grep '^xen_clock ' /proc/modules || { echo "xen_clock not in /proc/modules"; return 1; }
-	lsmod | grep -q '^xen_clock'
-}
-
 t_module_rmmod() {
 	rmmod xen_clock || return 1
 	! grep -q '^xen_clock ' /proc/modules || { echo "still loaded"; return 1; }
 	dmesg_has 'xen_clock: unloaded' || { echo "no 'unloaded' message"; return 1; }
 }
 
-t_ksft_posix_timers() { ksft posix_timers; }
-t_ksft_nanosleep() { ksft nanosleep; }
-t_ksft_nsleep_lat() { ksft nsleep-lat; }
-t_ksft_inconsistency_check() { ksft inconsistency-check -t 2; }
+t_module_listed() {
+	grep '^xen_clock ' /proc/modules || { echo "xen_clock not in /proc/modules"; return 1; }
+	lsmod | grep -q '^xen_clock'
+}
+
+t_kunit_pvclock() {
+	r=/sys/kernel/debug/kunit/xen_clock_pvclock/results
+	[ -f "$r" ] || { echo "no KUnit results at $r"; return 1; }
+	cat "$r"
+	grep -q '^ok [0-9]* xen_clock_pvclock' "$r" || return 1
+	! grep -q 'not ok' "$r"
+}
+
+# With the driver built in: no module, xen-rs on every CPU, and the driver set up before
+# userspace started.
+t_ce_builtin() {
+	[ -e /xc/builtin ] || { SKIP_REASON="not the built-in kernel"; return 4; }
+	! grep -q '^xen_clock ' /proc/modules || { echo "xen_clock is a module here"; return 1; }
+	kmsg | grep -E 'xen_clock: loaded|Run /init as init process' >/tmp/order
+	cat /tmp/order
+	[ "$(head -1 /tmp/order | grep -c 'xen_clock: loaded')" = 1 ] ||
+		{ echo "the driver was not set up before /init"; return 1; }
+	devices_are xen-rs
+}
 
 # --- the xen-rs clocksource ---
 
@@ -103,13 +220,8 @@ switch_clocksource() {
 # key FILE NAME: the value of "NAME: value" in FILE.
 key() { sed -n "s/^$2: //p" "$1"; }
 
-t_kunit_pvclock() {
-	r=/sys/kernel/debug/kunit/xen_clock_pvclock/results
-	[ -f "$r" ] || { echo "no KUnit results at $r"; return 1; }
-	cat "$r"
-	grep -q '^ok [0-9]* xen_clock_pvclock' "$r" || return 1
-	! grep -q 'not ok' "$r"
-}
+# cs_is NAME: NAME is the current clocksource.
+cs_is() { [ "$(cat $CS/current_clocksource)" = "$1" ] || { echo "$1 is not the current clocksource"; return 1; }; }
 
 t_cs_available() {
 	cat "$CS/available_clocksource"
@@ -119,46 +231,62 @@ t_cs_available() {
 t_cs_switch_to_xen_rs() { switch_clocksource xen-rs; }
 
 t_ksft_inconsistency_check_xen_rs() {
-	[ "$(cat $CS/current_clocksource)" = xen-rs ] || { echo "xen-rs is not current"; return 1; }
-	xen_rs_in_charge || return 1
-	ksft inconsistency-check -t 5
+	cs_is xen-rs && xen_rs_in_charge && ksft inconsistency-check -t 5
 }
-t_ksft_nanosleep_xen_rs() {
-	xen_rs_in_charge || return 1
-	ksft nanosleep
-}
-t_ksft_raw_skew_xen_rs() {
-	[ "$(cat $CS/current_clocksource)" = xen-rs ] || { echo "xen-rs is not current"; return 1; }
-	ksft raw_skew_short
-}
+t_ksft_nanosleep_xen_rs() { xen_rs_in_charge && ksft nanosleep; }
+t_ksft_raw_skew_xen_rs() { cs_is xen-rs && ksft raw_skew_short; }
+t_ksft_nanosleep() { ksft nanosleep; }
+t_ksft_posix_timers() { ksft posix_timers; }
+t_ksft_nsleep_lat() { ksft nsleep-lat; }
+t_ksft_inconsistency_check() { ksft inconsistency-check -t 2; }
 
-# crosscheck CPU: C, Rust, C triples on one CPU; every Rust value within the C pair's bounds.
-crosscheck() {
-	taskset -c "$1" cat "$DBG/crosscheck" >/tmp/cc || return 1
-	cat /tmp/cc
-	[ "$(key /tmp/cc cpu)" = "$1" ] || { echo "ran on the wrong CPU"; return 1; }
-	[ "$(key /tmp/cc triples)" -ge 1000000 ] || { echo "fewer than 1000000 triples"; return 1; }
-	[ "$(key /tmp/cc violations)" = 0 ]
+# Every CPU, one after the other: C, Rust, C triples; every Rust value within the C pair's
+# bounds.
+t_crosscheck_all_cpus() {
+	all_online || return 1
+	for c in $(present_cpus); do
+		taskset -c "$c" cat "$DBG/crosscheck" >/tmp/cc || return 1
+		cat /tmp/cc
+		[ "$(key /tmp/cc cpu)" = "$c" ] || { echo "ran on the wrong CPU"; return 1; }
+		[ "$(key /tmp/cc triples)" -ge 1000000 ] || { echo "fewer than 1000000 triples"; return 1; }
+		[ "$(key /tmp/cc violations)" = 0 ] || return 1
+	done
 }
-t_crosscheck_cpu0() { crosscheck 0; }
-t_crosscheck_cpu1() { crosscheck 1; }
 
 # Every CPU reads xen-rs at once, each read checked against the highest value any CPU had
-# returned before it began.
+# returned before it began; the same for the raw pvclock readings without the never-backwards
+# guard, whose backward steps are the cross-CPU skew the guard hides (reported, not checked).
 t_monotonic_all_cpus() {
+	all_online || return 1
 	pids=""
-	for c in $(seq 0 $(($(nproc) - 1))); do
+	for c in $(present_cpus); do
 		taskset -c "$c" cat "$DBG/monotonic" >"/tmp/mono.$c" &
 		pids="$pids $!"
 	done
 	rc=0
 	for p in $pids; do wait "$p" || rc=1; done
-	for c in $(seq 0 $(($(nproc) - 1))); do
+	for c in $(present_cpus); do
 		cat "/tmp/mono.$c"
-		[ "$(key /tmp/mono.$c reads)" -ge 1000000 ] || rc=1
-		[ "$(key /tmp/mono.$c backwards)" = 0 ] || rc=1
+		[ "$(key /tmp/mono.$c cpu)" = "$c" ] || { echo "ran on the wrong CPU"; rc=1; }
+		[ "$(key /tmp/mono.$c reads)" -ge 1000000 ] || { echo "cpu$c: fewer than 1000000 reads"; rc=1; }
+		[ "$(key /tmp/mono.$c backwards)" = 0 ] || { echo "cpu$c: xen-rs went backwards"; rc=1; }
 	done
 	return $rc
+}
+
+# The same with a skew between the vCPUs' clocks injected (fault/skew_ns: CPU n reads n x 20 us
+# behind): the raw readings must go backwards across CPUs, which shows the check sees a skew,
+# and xen-rs must not, which shows the guard hides it.
+t_monotonic_skewed() {
+	[ -w "$FAULT/skew_ns" ] || { echo "no $FAULT/skew_ns: not a fault injection kernel"; return 1; }
+	echo 20000 >"$FAULT/skew_ns"
+	t_monotonic_all_cpus
+	rc=$?
+	echo 0 >"$FAULT/skew_ns"
+	[ $rc = 0 ] || return 1
+	raw=$(cat /tmp/mono.* | awk '/^raw_backwards:/ { s += $2 } END { print s + 0 }')
+	echo "raw readings went backwards $raw times with the skew"
+	[ "$raw" -gt 0 ]
 }
 
 # Without the per-clocksource sanity pass (-s): it runs inconsistency-check and nanosleep on
@@ -176,65 +304,104 @@ t_cs_switch_back() {
 }
 
 t_bench() {
-	for c in $(seq 0 $(($(nproc) - 1))); do
+	for c in $(present_cpus); do
 		taskset -c "$c" cat "$DBG/bench" || return 1
 	done
 }
 
 # --- the xen-rs clock event devices ---
 
-HANDBACK=/xc/xen-clock-handback.sh
-LAT=/xc/ksft/timer-latency
-
-# every_cpu TEXT: one tick device line per online CPU, each containing TEXT; prints the lines.
-every_cpu() {
-	tick_devices | grep '^cpu' >/tmp/ticks
-	cat /tmp/ticks
-	n=$(wc -l </tmp/ticks)
-	[ "$n" = "$(nproc)" ] || { echo "$n per-CPU tick devices for $(nproc) CPUs"; return 1; }
-	! grep -vF "$1" /tmp/ticks || { echo "^ not: $1"; return 1; }
-}
-
-# ticks_on DEV MODE STATE HANDLER: every online CPU's tick device is DEV, the tick in MODE
-# (oneshot or periodic), the device in STATE, with HANDLER.
-ticks_on() { every_cpu "tick device $1 (tick mode $2, device state $3, handler $4)"; }
-
-# devices_are DEV: every online CPU's tick device is DEV.
-devices_are() { every_cpu "tick device $1 "; }
-
-# xen_rs_in_charge: the guard of every test that needs xen-rs running the tick; quiet unless
-# it fails.
-xen_rs_in_charge() {
-	devices_are xen-rs >/tmp/incharge || { echo "xen-rs is not in charge:"; cat /tmp/incharge; return 1; }
-}
-
-# events CPU: the count of events the driver handled on CPU so far (debugfs).
-events() { sed -n "s/^cpu$1 events=\([0-9]*\) .*/\1/p" "$DBG/clockevents"; }
-
 t_ce_in_charge() {
 	ticks_on xen-rs oneshot oneshot hrtimer_interrupt || return 1
 	cat "$DBG/clockevents"
-	for c in $(seq 0 $(($(nproc) - 1))); do eval "e$c=$(events $c)"; done
-	sleep 1
-	cat "$DBG/clockevents"
-	for c in $(seq 0 $(($(nproc) - 1))); do
-		before=$(eval echo "\$e$c")
-		after=$(events $c)
-		[ -n "$after" ] && [ "$after" -gt "$before" ] ||
-			{ echo "cpu$c: events did not grow ($before -> $after)"; return 1; }
-	done
+	events_grow
+}
+
+# After the kselftests, with xen-rs still in charge: the devices' statistics agree with each
+# other on every CPU. Each event is counted once by kind (handled, read first, at most events,
+# read after, and no more than 2 behind); no more one-shot events were due than deadlines were
+# programmed; min <= mean <= max; no hypercall failed; and every CPU's late-or-on-time events
+# grow while each CPU sleeps on a timer (the histograms count what the tick does).
+t_ce_stats_consistent() {
+	xen_rs_in_charge || return 1
+	cat "$DBG/lateness" >/tmp/lat0 || return 1
+	for c in $(present_cpus); do taskset -c "$c" sleep 0.05; done
+	cat "$DBG/lateness" >/tmp/lat1 || return 1
+	cat /tmp/lat1
+	awk -v ncpu="$(present_cpus | wc -l)" '
+	function val(k,   i, kv) {
+		for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] + 0 }
+		printf "%s %s: no %s\n", $1, $2, k; bad = 1
+	}
+	FNR == 1 { file++ }
+	/^cpu[0-9]+ (oneshot|periodic) / {
+		n = split(substr($NF, 9), b, ",")
+		if ($NF !~ /^buckets=/ || n != 18) { printf "%s %s: %d buckets\n", $1, $2, n; bad = 1 }
+		if (val("count") > 0 && !(val("min_ns") <= val("mean_ns") && val("mean_ns") <= val("max_ns"))) {
+			printf "%s %s: min, mean, max out of order\n", $1, $2; bad = 1
+		}
+		due[file, $1] += val("count")
+		if ($2 == "oneshot") oneshot[file, $1] = val("count") + val("early")
+	}
+	/^cpu[0-9]+ all / {
+		h = val("handled"); e = val("events")
+		if (h > e || e - h > 2) { printf "%s: %d events, %d counted by kind\n", $1, e, h; bad = 1 }
+		if (oneshot[file, $1] > val("programmed")) {
+			printf "%s: %d one-shot events due for %d deadlines\n", $1, oneshot[file, $1], val("programmed"); bad = 1
+		}
+		seen[file, $1] = 1
+	}
+	END {
+		if (file != 2) { print "expected two readings"; exit 1 }
+		for (c = 0; c < ncpu; c++) {
+			if (!((2, "cpu" c) in seen)) { printf "cpu%d: no statistics\n", c; bad = 1; continue }
+			if (due[2, "cpu" c] <= due[1, "cpu" c]) { printf "cpu%d: no event counted\n", c; bad = 1 }
+		}
+		exit bad
+	}' /tmp/lat0 /tmp/lat1 || return 1
+	fails=$(tr ' ' '\n' <"$DBG/clockevents" | awk -F= '$1 ~ /^fail_/ { s += $2 } END { print s + 0 }')
+	[ "$fails" = 0 ] || { echo "$fails hypercalls failed"; return 1; }
+	echo "statistics consistent on CPUs $(present_cpus | tr '\n' ' '), no hypercall failed"
 }
 
 # ce_ksft PROG ARGS: a kselftest program with xen-rs running the tick.
 ce_ksft() { xen_rs_in_charge && ksft "$@"; }
-t_ksft_posix_timers_xen_rs() { ce_ksft posix_timers; }
-t_ksft_nsleep_lat_xen_rs() { ce_ksft nsleep-lat; }
-t_ksft_set_timer_lat_xen_rs() { ce_ksft set-timer-lat; }
-t_ksft_threadtest_xen_rs() { ce_ksft threadtest -t 10; }
+# ce_ksft_tries PROG ARGS: a kselftest with timing bounds and xen-rs running the tick, given
+# two more tries. The latency programs' bounds (30 ms to 40 ms) are met here by either device,
+# but now and then a vCPU that Xen or the host deschedules misses one (set-timer-lat once in
+# five 4-vCPU runs, 70 ms; in CI once twice in a row, in the 2-vCPU module run). Each failed
+# try's failing lines are printed; a device that is late every time fails all three.
+ce_ksft_tries() {
+	xen_rs_in_charge || return 1
+	for try in 1 2; do
+		ksft "$@" >/tmp/k1 2>&1 && { cat /tmp/k1; return 0; }
+		grep -E 'FAIL|not ok' /tmp/k1 | sed "s/^/try $try: /"
+	done
+	ksft "$@"
+}
+# posix_timers with xen-rs running the tick. Its CPU-time timers (ITIMER_PROF) come late now
+# and then on this platform, whichever device runs the tick: TCG vCPUs outnumbering the two
+# host cores run in bursts, the tick then comes late, and tick-based CPU accounting charges
+# one tick per tick handler call however late (Documentation/testing.rst: in a 4-vCPU domU it
+# failed 2 runs in 5 with either device, so no 4-vCPU plan runs it). So it gets the
+# tries of ce_ksft_tries; if all fail and the driver is a module, a control run with the C
+# device follows, for the log only (xen-rs is put back after it), and the test fails.
+t_ksft_posix_timers_xen_rs() {
+	xen_rs_in_charge || return 1
+	ce_ksft_tries posix_timers && return 0
+	[ -e /xc/builtin ] && return 1
+	"$HANDBACK" || return 1
+	ksft posix_timers 2>&1 | sed 's/^/control, C device: /'
+	insmod "$KO" && xen_rs_in_charge
+	return 1
+}
+t_ksft_nsleep_lat_xen_rs() { ce_ksft_tries nsleep-lat; }
+t_ksft_set_timer_lat_xen_rs() { ce_ksft_tries set-timer-lat; }
+# With xen-rs as the clocksource too: threadtest checks the time every thread reads.
+t_ksft_threadtest_xen_rs() { cs_is xen-rs && ce_ksft threadtest -t 10; }
 t_ksft_mqueue_lat_xen_rs() {
-	mkdir -p /dev/mqueue
 	grep -q ' /dev/mqueue ' /proc/mounts || mount -t mqueue none /dev/mqueue || return 1
-	ce_ksft mqueue-lat
+	ce_ksft_tries mqueue-lat
 }
 
 # watchdog_start SECONDS: 1 ms sleeps in the background, failing on a 1 s overshoot.
@@ -248,92 +415,703 @@ watchdog_stop() {
 	return $rc
 }
 
-# 50 times: CPU 1 offline and online again, xen-rs back on it each time, while 1 ms
-# sleeps run.
-t_ce_hotplug_50() {
-	online=/sys/devices/system/cpu/cpu1/online
-	[ -w "$online" ] || { SKIP_REASON="no CPU 1 to take offline"; return 4; }
+# handed_back: the module is gone and every CPU ticks on the C device.
+handed_back() {
+	! grep -q '^xen_clock ' /proc/modules || { echo "xen_clock still loaded"; return 1; }
+	devices_are xen >/tmp/back || { cat /tmp/back; return 1; }
+}
+
+# ce_hotplug N: N times, every CPU but the boot CPU offline and online again, one after the
+# other, xen-rs back on it each time, while 1 ms sleeps run.
+t_ce_hotplug_50() { ce_hotplug 50; }
+t_ce_hotplug_10() { ce_hotplug 10; }
+ce_hotplug() {
+	cpus=$(nonboot_cpus | tr '\n' ' ')
+	[ -n "$cpus" ] || { SKIP_REASON="no CPU but the boot CPU can go offline"; return 4; }
 	xen_rs_in_charge || return 1
 	watchdog_start 3600
-	cycle=0
-	while [ $cycle -lt 50 ]; do
+	fail=0 done=0 cycle=0
+	while [ $cycle -lt "$1" ] && [ $fail = 0 ]; do
 		cycle=$((cycle + 1))
-		echo 0 >"$online" || { echo "cycle $cycle: offline failed"; break; }
-		echo 1 >"$online" || { echo "cycle $cycle: online failed"; break; }
-		cur=$(cat /sys/devices/system/clockevents/clockevent1/current_device)
-		[ "$cur" = xen-rs ] || { echo "cycle $cycle: CPU 1 ticks on $cur"; break; }
+		for c in $cpus; do
+			echo 0 >$CPUS/cpu$c/online || { echo "cycle $cycle: CPU $c did not go offline"; fail=1; break; }
+			echo 1 >$CPUS/cpu$c/online || { echo "cycle $cycle: CPU $c did not come online"; fail=1; break; }
+			read -r cur <$CE/clockevent$c/current_device
+			[ "$cur" = xen-rs ] || { echo "cycle $cycle: CPU $c ticks on $cur"; fail=1; break; }
+			done=$((done + 1))
+		done
 	done
-	watchdog_stop || return 1
-	[ $cycle = 50 ] && [ "$cur" = xen-rs ] || return 1
-	echo "50 offline/online cycles of CPU 1, xen-rs back in charge after each"
-	xen_rs_in_charge
+	watchdog_stop || fail=1
+	[ $fail = 0 ] || return 1
+	echo "$1 offline/online cycles of CPUs $cpus($done in all), xen-rs back in charge after each"
+	xen_rs_in_charge && events_grow
 }
 
 # The documented hand-back: clocksource away from xen-rs, unbind every CPU's xen-rs, rmmod.
 t_ce_handback() {
 	switch_clocksource xen-rs || return 1
 	"$HANDBACK" || return 1
-	! grep -q '^xen_clock ' /proc/modules || { echo "still loaded"; return 1; }
 	dmesg_has 'xen_clock: unloaded' || { echo "no 'unloaded' message"; return 1; }
-	devices_are xen
+	handed_back
+}
+
+# What an admin does by hand: xen-rs written once into each CPU's unbind_device, in CPU order,
+# from this shell (the kernel unbinds each on its CPU), then rmmod. Each write must unbind
+# that CPU's device (patches/0001: the core used to take the first device of that name,
+# another CPU's).
+t_ce_unbind_once_per_cpu() {
+	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1
+	xen_rs_in_charge || return 1
+	cs_is xen-rs >/dev/null && { switch_clocksource xen || return 1; }
+	for c in $(present_cpus); do
+		echo xen-rs >$CE/clockevent$c/unbind_device || { echo "CPU $c: unbind_device failed"; return 1; }
+		cur=$(cat $CE/clockevent$c/current_device)
+		[ "$cur" = xen ] || { echo "CPU $c ticks on $cur after its unbind"; return 1; }
+	done
+	rmmod xen_clock || return 1
+	handed_back && echo "one write per CPU handed every tick back"
+}
+
+# A CPU goes offline while its xen-rs device cannot be unbound (the admin unbound the C device
+# that would replace it): the tick core drops xen-rs as the CPU dies. When the CPU comes back,
+# xen-rs must run its tick again, and the hand-back must work (it used to oops in
+# __clockevents_unbind on the list node the core had already removed).
+t_ce_offline_without_spare() {
+	c=$(nonboot_cpus | tail -1)
+	[ -n "$c" ] || { SKIP_REASON="no CPU but the boot CPU can go offline"; return 4; }
+	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1
+	xen_rs_in_charge || return 1
+	watchdog_start 600
+	fail=0
+	echo xen >$CE/clockevent$c/unbind_device || { echo "could not unbind CPU $c's C device"; fail=1; }
+	echo 0 >$CPUS/cpu$c/online || { echo "CPU $c did not go offline"; fail=1; }
+	dmesg_has "CPU $c: no other clock event device" || { echo "no message about CPU $c"; fail=1; }
+	echo 1 >$CPUS/cpu$c/online || { echo "CPU $c did not come online"; fail=1; }
+	cur=$(cat $CE/clockevent$c/current_device)
+	[ "$cur" = xen-rs ] || { echo "CPU $c ticks on $cur, not xen-rs"; fail=1; }
+	"$HANDBACK" || fail=1
+	watchdog_stop || fail=1
+	[ $fail = 0 ] && handed_back && echo "CPU $c went down on xen-rs, came back on it, handed back"
 }
 
 # 100 cycles of load, clocksource switch, unbind and unload, while 1 ms sleeps run.
 t_ce_load_unload_100() {
 	watchdog_start 3600
-	cycle=0
-	while [ $cycle -lt 100 ]; do
+	fail=0 cycle=0
+	while [ $cycle -lt 100 ] && [ $fail = 0 ]; do
 		cycle=$((cycle + 1))
-		insmod "$KO" || { echo "cycle $cycle: insmod failed"; break; }
-		xen_rs_in_charge >/tmp/cycle || { cat /tmp/cycle; echo "cycle $cycle"; break; }
-		echo xen-rs >"$CS/current_clocksource" || { echo "cycle $cycle: switch failed"; break; }
-		"$HANDBACK" || { echo "cycle $cycle: hand-back failed"; break; }
+		insmod "$KO" || { echo "cycle $cycle: insmod failed"; fail=1; break; }
+		on_device xen-rs || { echo "cycle $cycle: xen-rs not in charge"; fail=1; break; }
+		echo xen-rs >"$CS/current_clocksource" || { echo "cycle $cycle: switch failed"; fail=1; break; }
+		"$HANDBACK" || { echo "cycle $cycle: hand-back failed"; fail=1; break; }
+		! loaded || { echo "cycle $cycle: xen_clock still loaded"; fail=1; break; }
+		on_device xen || { echo "cycle $cycle: not handed back"; fail=1; break; }
 	done
-	watchdog_stop || return 1
-	[ $cycle = 100 ] && ! grep -q '^xen_clock ' /proc/modules || return 1
-	echo "100 load/switch/unbind/unload cycles"
-	devices_are xen
+	watchdog_stop || fail=1
+	[ $fail = 0 ] || return 1
+	echo "$cycle load/switch/unbind/unload cycles, each one checked"
 }
 
-# Periodic tick (highres=off nohz=off): xen-rs in its periodic state, and jiffies advancing at
-# HZ within 1% over 10 s of guest time, idle vCPUs included.
+# Periodic tick (highres=off nohz=off): xen-rs in its periodic state on every CPU, each
+# CPU's device running the tick handler at HZ within 1 % over 10 s of guest time (its own
+# counter), no tick dropped by the catch-up, and jiffies at HZ too.
 t_ce_periodic_hz() {
 	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
 		{ SKIP_REASON="needs highres=off nohz=off on the guest command line"; return 4; }
 	ticks_on xen-rs periodic periodic tick_handle_periodic || return 1
 	hz=$(cat /xc/hz)
-	snap() { awk '/^now at/ { t = $3 } /^jiffies:/ { print t, $2; exit }' /proc/timer_list; }
-	read -r t0 j0 <<EOT
-$(snap)
-EOT
+	snap() {
+		awk '/^now at/ { t = $3 } /^jiffies:/ { print t, $2; exit }' /proc/timer_list
+		sed -n 's/^cpu\([0-9]*\) .* ticks=\([0-9]*\) .* dropped_ticks=\([0-9]*\).*/\1 \2 \3/p' "$DBG/clockevents"
+	}
+	snap >/tmp/p0
 	sleep 10
-	read -r t1 j1 <<EOT
-$(snap)
-EOT
+	snap >/tmp/p1
 	cat "$DBG/clockevents"
-	awk -v t0="$t0" -v t1="$t1" -v j0="$j0" -v j1="$j1" -v hz="$hz" 'BEGIN {
-		s = (t1 - t0) / 1e9; r = (j1 - j0) / s; off = (r - hz) / hz * 100
-		printf "%d jiffies in %.3f s of guest time: %.2f Hz for HZ=%d, off by %+.3f%%\n", j1 - j0, s, r, hz, off
-		exit (off > 1 || off < -1)
-	}'
+	awk -v hz="$hz" -v ncpu="$(present_cpus | wc -l)" '
+	FNR == 1 { if (NR == 1) { t0 = $1; j0 = $2 } else { t1 = $1; j1 = $2 }; next }
+	NR == FNR { k0[$1] = $2; d0[$1] = $3; next }
+	{ k1[$1] = $2; d1[$1] = $3 }
+	function check(what, n) {
+		r = n / s; off = (r - hz) / hz * 100
+		printf "%s: %d in %.3f s of guest time: %.2f Hz for HZ=%d, off by %+.3f%%\n", what, n, s, r, hz, off
+		if (off > 1 || off < -1) bad = 1
+	}
+	END {
+		s = (t1 - t0) / 1e9
+		check("jiffies", j1 - j0)
+		for (c = 0; c < ncpu; c++) {
+			if (!(c in k1)) { printf "cpu%d: no counters\n", c; bad = 1; continue }
+			check("cpu" c " xen-rs ticks", k1[c] - k0[c])
+			if (d1[c] != d0[c]) { printf "cpu%d: %d ticks dropped by the catch-up\n", c, d1[c] - d0[c]; bad = 1 }
+		}
+		exit bad
+	}' /tmp/p0 /tmp/p1
 }
 
-# With the driver built in: no module, xen-rs on every CPU, and the driver set up before
-# userspace started.
-t_ce_builtin() {
-	[ -e /xc/builtin ] || { SKIP_REASON="not the built-in kernel"; return 4; }
-	! grep -q '^xen_clock ' /proc/modules || { echo "xen_clock is a module here"; return 1; }
-	kmsg | grep -E 'xen_clock: loaded|Run /init as init process' >/tmp/order
-	cat /tmp/order
-	[ "$(head -1 /tmp/order | grep -c 'xen_clock: loaded')" = 1 ] ||
-		{ echo "the driver was not set up before /init"; return 1; }
-	ticks_on xen-rs oneshot oneshot hrtimer_interrupt
+# --- the guest saved, restored, migrated or paused by its host ---
+
+# clocks: CLOCK_REALTIME, CLOCK_MONOTONIC and CLOCK_BOOTTIME in ns, read together.
+clocks() { "$LAT" clocks; }
+
+# host_does ACTION: ask dom0 (guest/dom0-init.sh) to save and restore, migrate, or pause this
+# domU, and wait until it happened: CLOCK_MONOTONIC stops while a guest is saved, so BOOTTIME
+# - MONOTONIC grows by the time away; while it is paused, MONOTONIC goes on, so one poll sees
+# it jump. Leaves the clocks before and after in /tmp/host.before and /tmp/host.after.
+host_does() {
+	clocks >/tmp/host.before
+	console "xc-ctl: $1"
+	i=0
+	while :; do
+		sleep 0.2
+		clocks >/tmp/host.after
+		awk -v what="$1" 'NR == FNR { r0 = $1; m0 = $2; b0 = $3; next }
+			{ away = ($3 - $2) - (b0 - m0); gap = $2 - m0 }
+			END { exit !(what ~ /^pause/ ? gap > 5e9 : away > 1e9) }' /tmp/host.before /tmp/host.after && break
+		cp /tmp/host.after /tmp/host.before
+		i=$((i + 1))
+		[ $i -le 600 ] || { echo "dom0 did not $1 this domU within 120 s"; return 1; }
+	done
+	awk 'NR == FNR { r0 = $1; m0 = $2; b0 = $3; next }
+		{ printf "across it: CLOCK_MONOTONIC +%.3f s, CLOCK_BOOTTIME +%.3f s, CLOCK_REALTIME +%.3f s\n",
+			($2 - m0) / 1e9, ($3 - b0) / 1e9, ($1 - r0) / 1e9 }' /tmp/host.before /tmp/host.after
+}
+
+# across_host ACTION: the checks around one host action. With xen-rs in charge of the clock
+# and the tick: a loop of 1 ms absolute sleeps runs across it and never wakes early, and
+# CLOCK_MONOTONIC never steps back (timer-latency watch, with no lateness limit: the guest is
+# away for seconds); CLOCK_BOOTTIME accounts for the time away as the kernel documents: a
+# saved guest is suspended, so BOOTTIME (and REALTIME) move on by the time away while
+# MONOTONIC does not, and a paused guest is not told, so all three move on alike; afterwards
+# every CPU's device still counts events, and 1 ms sleeps wake in time again.
+across_host() {
+	cs_is xen-rs || return 1
+	devices_are xen-rs >/dev/null || { devices_are xen-rs; return 1; }
+	"$LAT" watch 3600 1000000 >/tmp/across 2>&1 &
+	across=$!
+	sleep 1
+	fail=0
+	host_does "$1" || fail=1
+	sleep 1
+	kill -TERM $across
+	wait $across || fail=1
+	sed 's/^/1 ms sleeps across it: /' /tmp/across
+	awk -v what="$1" 'NR == FNR { r0 = $1; m0 = $2; b0 = $3; next }
+		{ mono = $2 - m0; boot = $3 - b0; real = $1 - r0 }
+		END {
+			if (what ~ /^pause/) {
+				# Not suspended: BOOTTIME and REALTIME move with MONOTONIC.
+				bad = (boot - mono > 1e8 || mono - boot > 1e8 || real - mono > 5e8 || mono - real > 5e8)
+			} else {
+				# Suspended: BOOTTIME gets what REALTIME got beyond MONOTONIC.
+				bad = (boot - mono < 1e9) || ((boot - mono) - (real - mono) > 1e8) || ((real - mono) - (boot - mono) > 1e8)
+			}
+			if (bad) print "CLOCK_BOOTTIME does not account for the time away as documented"
+			exit bad
+		}' /tmp/host.before /tmp/host.after || fail=1
+	[ $fail = 0 ] || return 1
+	watchdog_start 3
+	sleep 3
+	watchdog_stop || return 1
+	devices_are xen-rs && events_grow
+}
+
+t_ce_save_restore() { across_host save; }
+t_ce_migrate() { across_host migrate; }
+t_ce_pause() { across_host "pause 10"; }
+
+# --- failures, injected (a kernel with CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION) ---
+
+FAULT=$DBG/fault
+
+# inject CALL N: the next N calls of CALL fail.
+inject() { echo "$2" >"$FAULT/$1"; }
+# injected_all CALL...: wait (at most 30 s) until every failure of these calls was injected.
+injected_all() {
+	for call in "$@"; do
+		i=0
+		while [ "$(cat "$FAULT/$call")" != 0 ]; do
+			i=$((i + 1))
+			[ $i -le 300 ] || { echo "$call: $(cat "$FAULT/$call") failures still pending after 30 s"; return 1; }
+			sleep 0.1
+		done
+	done
+}
+# counted KEY BEFORE N: the counter KEY, summed over the CPUs, grew by exactly N since BEFORE.
+counted() {
+	now=$(stat_sum "$1")
+	echo "$1: $2 -> $now (expected +$3)"
+	[ "$now" = $(($2 + $3)) ]
+}
+
+# Xen refuses the probe at load (VCPUOP_stop_periodic_timer): the load fails with a message,
+# nothing stays registered, and the C device keeps every CPU's tick.
+t_fault_at_load() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	devices_are xen >/dev/null || return 1
+	watchdog_start 600
+	fail=0
+	if insmod "$KO" fail_stop_periodic=1; then echo "insmod succeeded"; fail=1; fi
+	dmesg_has "xen_clock: Xen refused VCPUOP_stop_periodic_timer" || { echo "no message"; fail=1; }
+	nothing_registered || fail=1
+	watchdog_stop || fail=1
+	[ $fail = 0 ]
+}
+
+# In the one-shot state: deadlines that VCPUOP_set_singleshot_timer refuses are armed through
+# set_timer_op; with both refused, the periodic backstop runs until a deadline can be armed.
+# Every failure is counted, and no tick is lost.
+t_fault_oneshot() {
+	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1
+	ticks_on xen-rs oneshot oneshot hrtimer_interrupt >/dev/null || return 1
+	s0=$(stat_sum fail_set_singleshot) f0=$(stat_sum timer_op_fallbacks) b0=$(stat_sum backstops)
+	t0=$(stat_sum fail_set_timer_op) u0=$(stat_sum unarmed)
+	watchdog_start 600
+	fail=0
+	inject set_singleshot 50
+	injected_all set_singleshot || fail=1
+	counted fail_set_singleshot "$s0" 50 || fail=1
+	counted timer_op_fallbacks "$f0" 50 || fail=1
+	inject set_timer_op 20
+	inject set_singleshot 20
+	injected_all set_singleshot set_timer_op || fail=1
+	counted fail_set_singleshot "$s0" 70 || fail=1
+	counted fail_set_timer_op "$t0" 20 || fail=1
+	[ "$(stat_sum backstops)" -gt "$b0" ] || { echo "the periodic backstop never ran"; fail=1; }
+	counted unarmed "$u0" 0 || fail=1
+	sleep 1
+	watchdog_stop || fail=1
+	[ $fail = 0 ] && xen_rs_in_charge && events_grow
+}
+
+# In the periodic state: the one-shot backstop's deadlines go through set_timer_op when
+# VCPUOP_set_singleshot_timer refuses them; a CPU whose periodic timer Xen refuses (at its
+# online) runs its tick on the one-shot timer alone, at HZ.
+t_fault_periodic() {
+	ticks_on xen-rs periodic periodic tick_handle_periodic >/dev/null || return 1
+	c=$(nonboot_cpus | tail -1)
+	s0=$(stat_sum fail_set_singleshot) f0=$(stat_sum timer_op_fallbacks) p0=$(stat_sum fail_set_periodic)
+	watchdog_start 600
+	fail=0
+	inject set_singleshot 50
+	injected_all set_singleshot || fail=1
+	counted fail_set_singleshot "$s0" 50 || fail=1
+	counted timer_op_fallbacks "$f0" 50 || fail=1
+	if [ -n "$c" ]; then
+		echo 0 >$CPUS/cpu$c/online && inject set_periodic 1 && echo 1 >$CPUS/cpu$c/online || fail=1
+		injected_all set_periodic || fail=1
+		counted fail_set_periodic "$p0" 1 || fail=1
+		k0=$(stat "$c" ticks)
+		sleep 4
+		k1=$(stat "$c" ticks)
+		hz=$(cat /xc/hz)
+		echo "CPU $c without its periodic timer: $((k1 - k0)) ticks in 4 s (HZ=$hz)"
+		[ $((k1 - k0)) -ge $((hz * 4 * 9 / 10)) ] || { echo "too few"; fail=1; }
+	fi
+	watchdog_stop || fail=1
+	[ $fail = 0 ] && ticks_on xen-rs periodic periodic tick_handle_periodic
+}
+
+# The hand-back while Xen refuses to stop the timers: each CPU's xen-rs is still unbound (the
+# failures counted), the C device takes over, and no tick is lost.
+t_fault_handback() {
+	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1
+	xen_rs_in_charge || return 1
+	grep -qx xen-rs $CS/current_clocksource && echo xen >$CS/current_clocksource
+	n=$(present_cpus | wc -l)
+	s0=$(stat_sum fail_stop_singleshot) p0=$(stat_sum fail_stop_periodic)
+	watchdog_start 600
+	fail=0
+	inject stop_singleshot "$n"
+	inject stop_periodic "$n"
+	for c in $(present_cpus); do echo xen-rs >$CE/clockevent$c/unbind_device || fail=1; done
+	counted fail_stop_singleshot "$s0" "$n" || fail=1
+	counted fail_stop_periodic "$p0" "$n" || fail=1
+	inject stop_singleshot 0
+	inject stop_periodic 0
+	rmmod xen_clock || fail=1
+	sleep 1
+	watchdog_stop || fail=1
+	[ $fail = 0 ] && handed_back
+}
+
+# --- bad input ---
+
+# nothing_registered: no xen_clock module, no xen-rs clocksource or device, no debugfs files,
+# every CPU on the C device.
+nothing_registered() {
+	! grep -q '^xen_clock ' /proc/modules || { echo "xen_clock is loaded"; return 1; }
+	! grep -qw xen-rs $CS/available_clocksource || { echo "xen-rs clocksource registered"; return 1; }
+	! grep -q 'xen-rs' /proc/timer_list || { echo "a xen-rs clock event device is registered"; return 1; }
+	[ ! -e "$DBG" ] || { echo "$DBG exists"; return 1; }
+	devices_are xen >/tmp/nr || { cat /tmp/nr; return 1; }
+}
+
+# refused MESSAGE PARAMS...: insmod with PARAMS fails with ENODEV and MESSAGE in dmesg, and
+# nothing stays registered.
+refused() {
+	msg=$1
+	shift
+	if insmod "$KO" "$@" 2>/tmp/err; then echo "insmod $* succeeded"; "$HANDBACK"; return 1; fi
+	grep -q "No such device" /tmp/err || { cat /tmp/err; echo "insmod $*: not ENODEV"; return 1; }
+	dmesg_has "$msg" || { echo "insmod $*: no message '$msg'"; return 1; }
+	nothing_registered || return 1
+	echo "insmod $*: refused with ENODEV, '$msg'"
+}
+
+# Where the C driver does not run the tick on the VCPUOP one-shot timer (an HVM guest without
+# the vector callback, where the local APIC's runs it) the clock event devices would get no
+# event: the load is refused with ENODEV and says why, nothing is registered, and the C
+# devices keep every tick; clockevents=0 loads the clocksource alone. No HVM guest boots on
+# this platform (Documentation/testing.rst), so a test kernel's parameter makes the probe see
+# that guest.
+t_refuse_without_vcpuop_timer() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	watchdog_start 600
+	fail=0
+	refused "the tick does not run on the Xen vCPU timer here" fake_no_vcpuop_timer=1 || fail=1
+	if insmod "$KO" fake_no_vcpuop_timer=1 clockevents=0; then
+		grep -qw xen-rs $CS/available_clocksource || { echo "no xen-rs clocksource"; fail=1; }
+		devices_are xen >/dev/null || { echo "the tick moved"; fail=1; }
+		rmmod xen_clock || fail=1
+		echo "clockevents=0: the clocksource alone loaded"
+	else
+		echo "clockevents=0: refused"
+		fail=1
+	fi
+	watchdog_stop || fail=1
+	[ $fail = 0 ]
+}
+
+# Without XENFEAT_hvm_safe_pvclock (an HVM guest of an old Xen) the pvclock is not safe to
+# read: the load is refused, clocksource and clock events alike.
+t_refuse_without_safe_pvclock() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	fail=0
+	refused "Xen offers no pvclock that is safe to read" fake_no_safe_pvclock=1 || fail=1
+	refused "Xen offers no pvclock that is safe to read" fake_no_safe_pvclock=1 clockevents=0 || fail=1
+	[ $fail = 0 ]
+}
+
+# Every parameter out of range is refused at load with a message that names it (and, where
+# the driver checks the value itself, the allowed values); nothing stays registered.
+t_bad_params() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	fail=0
+	tick=$(((1000000000 + $(cat /xc/hz) / 2) / $(cat /xc/hz)))
+	# PARAMS|MESSAGE: what insmod gets, and what dmesg must say then.
+	while IFS='|' read -r params msg; do
+		kmsg | wc -l >/tmp/n0
+		if insmod "$KO" $params 2>/tmp/err; then
+			echo "insmod $params succeeded"
+			fail=1
+			"$HANDBACK"
+			continue
+		fi
+		kmsg | tail -n +"$(($(cat /tmp/n0) + 1))" >/tmp/new
+		if grep -qF "$msg" /tmp/new; then
+			echo "insmod $params: refused, $(grep -F "$msg" /tmp/new | head -1 | sed 's/^\[[^]]*\] //')"
+		else
+			echo "insmod $params: no message with '$msg'; dmesg has:"
+			cat /tmp/new
+			fail=1
+		fi
+		nothing_registered || { echo "after insmod $params"; fail=1; }
+	done <<EOF
+min_delta_ns=0|min_delta_ns=0 is out of range: it must be between 1 and $tick (one tick)
+min_delta_ns=$((tick + 1))|min_delta_ns=$((tick + 1)) is out of range: it must be between 1 and $tick (one tick)
+min_delta_ns=4294967295|min_delta_ns=4294967295 is out of range: it must be between 1 and $tick (one tick)
+min_delta_ns=-1|invalid for parameter \`min_delta_ns'
+min_delta_ns=1ms|invalid for parameter \`min_delta_ns'
+prefer=2|invalid for parameter \`prefer'
+clockevents=maybe|invalid for parameter \`clockevents'
+deadline=bogus|deadline=bogus: no such policy; the policies are delta, absolute, compensated
+deadline=Delta|deadline=Delta: no such policy; the policies are delta, absolute, compensated
+deadline=|deadline=: no such policy; the policies are delta, absolute, compensated
+EOF
+	[ $fail = 0 ]
+}
+
+# --- deadline policies and the drift monitor ---
+
+# drift_field KEY: a value of debugfs xen_clock/drift ("key=value" words).
+drift_field() {
+	tr ' ' '\n' <"$DBG/drift" | sed -n "s/^$1=//p" | head -1
+}
+
+# Each deadline policy in charge of every CPU's tick: the module loads with it, debugfs names
+# it, every CPU's tick device fires, 4 s of 1 ms absolute sleeps wake neither early nor lost
+# (1 s), 300 more wake within 20 ms at the median, one-shot events come within 50 ms of their
+# Xen deadline on average, and the drift monitor takes samples.
+t_ce_deadline_policies() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	for policy in delta absolute compensated; do
+		insmod "$KO" deadline=$policy || { echo "insmod deadline=$policy failed"; return 1; }
+		xen_rs_in_charge || return 1
+		[ "$(drift_field policy)" = $policy ] || { echo "debugfs drift says policy=$(drift_field policy) for deadline=$policy"; return 1; }
+		"$LAT" ticks >/tmp/ticks || { echo "deadline=$policy:"; cat /tmp/ticks; return 1; }
+		"$LAT" watch 4 1000 >/tmp/watch 2>&1 || { echo "deadline=$policy:"; cat /tmp/watch; return 1; }
+		"$LAT" lat 300 1000 >/tmp/lat || return 1
+		# Lateness as the kernel's clock sees it: a policy that hands Xen the wrong deadline
+		# still fires on time by Xen's view, but not by the sleeper's (a median of 0.6 ms here).
+		median=$(sed -n 's/^median_ns: //p' /tmp/lat)
+		[ "${median:-999999999}" -lt 20000000 ] || { echo "deadline=$policy: 1 ms sleeps woke ${median:-?} ns late (median)"; return 1; }
+		samples=$(drift_field samples)
+		[ "${samples:-0}" -ge 2 ] || { echo "deadline=$policy: the drift monitor took ${samples:-no} samples in 4 s"; return 1; }
+		# A deadline handed to Xen in the past fires at once, and the tick core programs again:
+		# no sleep comes early, but every event is counted seconds late by Xen time.
+		awk '$2 == "oneshot" { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			if (v["count"] > 0 && v["mean_ns"] > 50000000) { print $1 ": one-shot events " v["mean_ns"] " ns late on average"; bad = 1 } }
+			END { exit bad }' "$DBG/lateness" || { echo "deadline=$policy: deadlines off"; return 1; }
+		echo "deadline=$policy: $(tr '\n' ' ' </tmp/watch)1 ms sleeps: $(grep -E '^(median|p99|max)_ns:' /tmp/lat | tr '\n' ' ')drift: $(sed -n 2p "$DBG/drift")"
+		"$HANDBACK" || return 1
+	done
+}
+
+# drift_between A B: the drift in ppb of Xen time against the kernel's clock between two
+# "now kernel_ns= xen_ns=" lines of debugfs xen_clock/drift.
+drift_between() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		split(a, x, /[ =]/); split(b, y, /[ =]/)
+		# x[3] kernel_ns, x[5] xen_ns
+		dk = y[3] - x[3]; dx = y[5] - x[5]
+		printf "%d", (dx - dk) * 1e9 / dk }'
+}
+
+# The drift monitor against two reads of both clocks 8 s apart, with each clocksource the
+# kernel offers in turn (xen-rs and the C xen read Xen time, so their drift is about 0; tsc,
+# if offered, runs at its own rate): the estimates agree within 2 ppm plus 2 %, and each
+# switch starts a new window, counted as a clocksource restart.
+t_ce_drift_monitor() {
+	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1
+	xen_rs_in_charge || return 1
+	orig=$(cat $CS/current_clocksource)
+	fail=0
+	for cs in xen-rs xen tsc; do
+		grep -qw $cs $CS/available_clocksource || { echo "$cs: not offered by the kernel here"; continue; }
+		r0=$(drift_field restarts)
+		echo $cs >$CS/current_clocksource || return 1
+		# Two samples after the switch, then the first read.
+		sleep 2.5
+		a=$(grep '^now' "$DBG/drift")
+		sleep 8
+		b=$(grep '^now' "$DBG/drift")
+		r1=$(drift_field restarts) last=$(drift_field last_restart)
+		mon=$(drift_field drift_ppb) win=$(drift_field window)
+		ext=$(drift_between "$a" "$b")
+		echo "$cs: monitor $mon ppb over $win samples, two reads 8 s apart $ext ppb; restarts $r0 -> $r1 ($last)"
+		if [ "$cs" != "$orig" ] && { [ "$r1" -le "$r0" ] || [ "$last" != clocksource ]; }; then
+			echo "$cs: the switch did not restart the window"
+			fail=1
+		fi
+		[ "${win:-0}" -ge 5 ] || { echo "$cs: ${win:-no} samples in the window after 10 s"; fail=1; }
+		awk -v m="$mon" -v e="$ext" 'BEGIN { d = m - e; if (d < 0) d = -d; a = e < 0 ? -e : e
+			exit !(d <= 2000 + a * 0.02) }' || { echo "$cs: the estimates disagree"; fail=1; }
+		orig=$cs
+	done
+	echo xen >$CS/current_clocksource
+	[ $fail = 0 ]
+}
+
+# --- any order of admin actions ---
+
+# A seeded random sequence of 500 admin actions (selftests/xen-clock-admin-sequence.sh), each
+# followed by its checks, while 1 ms sleeps run.
+t_admin_sequence_500() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	# xc_admin_seed=N on the guest command line (DOMU_EXTRA) replays a sequence.
+	seed=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^xc_admin_seed=//p')
+	[ -n "$seed" ] || seed=$(($(date +%s) % 100000))
+	watchdog_start 3600
+	fail=0
+	/xc/xen-clock-admin-sequence.sh "$seed" 500 "$KO" || fail=1
+	watchdog_stop || fail=1
+	[ $fail = 0 ] && handed_back
+}
+
+# --- the soak (make soak, outside CI) ---
+
+# irq_bindings: the guest's interrupt bindings (/proc/interrupts without the counts): its event
+# channels (VIRQs, IPIs, xenbus, console), which loads and unloads must leave as they were.
+irq_bindings() {
+	awk 'NR > 1 && $1 ~ /^[0-9]+:$/ { n = $1; for (i = 2; i <= NF; i++) if ($i !~ /^[0-9]+$/) break
+		s = n; for (; i <= NF; i++) s = s " " $i; print s }' /proc/interrupts
+}
+
+# load_start SECONDS: the timer-heavy load (POSIX timers, timerfd, nanosleep), two threads per
+# CPU; load_stop: its verdict (no timer may fail to fire).
+load_start() { "$LAT" load "$1" $((2 * $(present_cpus | wc -l))) >/tmp/load 2>&1 & LOAD=$!; }
+load_stop() {
+	kill -TERM "$LOAD" 2>/dev/null
+	wait "$LOAD"
+	rc=$?
+	sed 's/^/timer load: /' /tmp/load
+	return $rc
+}
+
+# 1000 cycles of load, clocksource switch, unbind and unload under the timer load, each cycle
+# checked; the interrupt bindings the same before and after.
+t_soak_load_unload_1000() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	irq_bindings >/tmp/irq.before
+	load_start 36000
+	watchdog_start 36000
+	fail=0 cycle=0
+	while [ $cycle -lt 1000 ] && [ $fail = 0 ]; do
+		cycle=$((cycle + 1))
+		insmod "$KO" || { echo "cycle $cycle: insmod failed"; fail=1; break; }
+		on_device xen-rs || { echo "cycle $cycle: xen-rs not in charge"; fail=1; break; }
+		echo xen-rs >"$CS/current_clocksource" || { echo "cycle $cycle: switch failed"; fail=1; break; }
+		"$HANDBACK" || { echo "cycle $cycle: hand-back failed"; fail=1; break; }
+		! loaded || { echo "cycle $cycle: xen_clock still loaded"; fail=1; break; }
+		on_device xen || { echo "cycle $cycle: not handed back"; fail=1; break; }
+		[ $((cycle % 100)) = 0 ] && console "# soak: $cycle load/unload cycles"
+	done
+	watchdog_stop || fail=1
+	load_stop || fail=1
+	irq_bindings >/tmp/irq.after
+	diff /tmp/irq.before /tmp/irq.after || { echo "the interrupt bindings changed"; fail=1; }
+	[ $fail = 0 ] && echo "$cycle cycles under timer load, each checked; $(wc -l </tmp/irq.after) interrupt bindings as before"
+}
+
+# 200 cycles of every CPU but the boot CPU offline and online, loading the driver before
+# every odd cycle and handing back after it, under the timer load.
+t_soak_hotplug_200() {
+	cpus=$(nonboot_cpus | tr '\n' ' ')
+	[ -n "$cpus" ] || { SKIP_REASON="no CPU but the boot CPU can go offline"; return 4; }
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
+	irq_bindings >/tmp/irq.before
+	load_start 36000
+	watchdog_start 36000
+	fail=0 cycle=0
+	while [ $cycle -lt 200 ] && [ $fail = 0 ]; do
+		cycle=$((cycle + 1))
+		if [ $((cycle % 2)) = 1 ]; then want=xen-rs; insmod "$KO" || fail=1; else want=xen; fi
+		for c in $cpus; do
+			echo 0 >$CPUS/cpu$c/online || { echo "cycle $cycle: CPU $c did not go offline"; fail=1; break; }
+			echo 1 >$CPUS/cpu$c/online || { echo "cycle $cycle: CPU $c did not come online"; fail=1; break; }
+		done
+		on_device $want || { echo "cycle $cycle: not all on $want"; fail=1; }
+		[ $want = xen-rs ] && { "$HANDBACK" || { echo "cycle $cycle: hand-back failed"; fail=1; }; }
+		[ $((cycle % 20)) = 0 ] && console "# soak: $cycle hotplug cycles"
+	done
+	watchdog_stop || fail=1
+	load_stop || fail=1
+	irq_bindings >/tmp/irq.after
+	diff /tmp/irq.before /tmp/irq.after || { echo "the interrupt bindings changed"; fail=1; }
+	[ $fail = 0 ] && echo "$cycle cycles of CPUs $cpus, each checked, under timer load" && handed_back
+}
+
+# What dmesg must not show: kernel splats, list corruption, and user processes killed by a
+# fault ("segfault at" for a page fault, "traps:" for a general protection fault or an invalid
+# opcode).
+SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|detected stalls|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|UBSAN|KASAN|corruption|segfault|traps:|Reprogramming failure'
+
+# Run last: nothing the plan did may have left a warning, oops or splat.
+t_dmesg_clean() {
+	kmsg >/tmp/dmesg || { echo "dmesg failed"; return 1; }
+	grep -q 'Linux version' /tmp/dmesg || { echo "dmesg is empty or lost its start: $(wc -l </tmp/dmesg) lines"; return 1; }
+	if grep -E "$SPLAT" /tmp/dmesg; then
+		# What follows each one: a splat's trace, or with print-fatal-signals=1 on the
+		# guest's command line, a crashed process's registers (FS base included).
+		grep -E -A 24 "$SPLAT" /tmp/dmesg | head -150 | sed 's/^/  | /'
+		return 1
+	fi
+	echo "no warnings in $(wc -l </tmp/dmesg) lines of dmesg"
 }
 
 # Timer latency, xen-rs against the C device in the same boot: rounds of 1 ms one-shot sleeps
 # on CPU 1, alternating the devices; pooled distributions and their ratio.
+# --- make bench: the deadline policies against a drift (issue 13) ---
+
+# lateness_of FILE CPU: "count mean_ns early stray early_kernel" of CPU's one-shot line of
+# debugfs lateness.
+lateness_of() {
+	awk -v cpu="cpu$2" '$1 == cpu && $2 == "oneshot" { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		print v["count"], v["mean_ns"], v["early"], v["stray"], v["early_kernel"] }' "$1"
+}
+
+# policy_bench CS TICK POLICY: with the module loaded with deadline=POLICY, CS the clocksource
+# and the kernel clock's NTP tick at TICK us (10000: no adjustment; 10050 runs CLOCK_MONOTONIC
+# 0.5 % faster than the clocksource, 9950 0.5 % slower), sleeps of 100 us, 1 ms, 10 ms and
+# 100 ms on CPU 1: a line each with their lateness by the kernel's clock, the same events as
+# Xen saw them, the device's events per sleep and the drift the monitor measured.
+policy_bench() {
+	insmod "$KO" deadline=$3 || return 1
+	xen_rs_in_charge || return 1
+	echo "$1" >$CS/current_clocksource || return 1
+	adjtimex -q -t "$2" || return 1
+	# Six samples in the drift monitor's window, so that compensated compensates.
+	sleep 6
+	specs="100:2000 1000:1000 10000:300 100000:50"
+	# With a drift, each absolute sleep comes late by 0.5 % of the time since load, and a run
+	# of a fixed count grows exponentially long: a few hundred sleeps take it to about 30 s.
+	[ "$3" = absolute ] && [ "$2" != 10000 ] && specs="100:100 1000:100 10000:100 100000:30"
+	# A slower kernel clock makes delta's deadlines early by 0.5 % of the delay: only a 1 s
+	# sleep's 5 ms beats the time Xen takes to deliver an event here (about 0.8 ms).
+	[ "$2" = 9950 ] && specs="$specs 1000000:10"
+	for spec in $specs; do
+		period=${spec%%:*} count=${spec#*:}
+		lateness_of "$DBG/lateness" 1 >/tmp/x0
+		taskset -c 1 "$LAT" lat "$count" "$period" >/tmp/bl || return 1
+		lateness_of "$DBG/lateness" 1 >/tmp/x1
+		xen=$(cat /tmp/x0 /tmp/x1 | tr '\n' ' ' | awk -v n="$count" '{ c = $6 - $1
+			m = c > 0 ? ($6 * $7 - $1 * $2) / c : 0
+			printf "xen_events=%d events_per_sleep=%.2f xen_mean_ns=%.0f xen_early=%d stray=%d early_kernel=%d", c, c / n, m, $8 - $3, $9 - $4, $10 - $5 }')
+		echo "policy_bench cs=$1 tick=$2 policy=$3 period_us=$period $(grep -E '^(samples|median_ns|p90_ns|p99_ns|max_ns):' /tmp/bl | sed 's/: /=/' | tr '\n' ' ')$xen drift_ppb=$(drift_field drift_ppb)"
+	done
+	adjtimex -q -t 10000
+	"$HANDBACK" >/dev/null || return 1
+}
+
+# series_bench POLICY: 10 ms sleeps for a minute from load, with CLOCK_MONOTONIC 0.5 % fast
+# (in runs of 10, until a minute has passed: absolute sleeps come ever later), for the plot of
+# the error against elapsed time: about 100 of the lateness values, with the time since load.
+series_bench() {
+	adjtimex -q -t 10050 || return 1
+	insmod "$KO" deadline=$1 || return 1
+	read -r t0 _ </proc/uptime
+	xen_rs_in_charge || return 1
+	echo xen-rs >$CS/current_clocksource || return 1
+	rm -f /tmp/series
+	end=$((${t0%.*} + 60))
+	while :; do
+		read -r t _ </proc/uptime
+		[ "${t%.*}" -lt $end ] || break
+		taskset -c 1 "$LAT" lat 10 10000 /tmp/series >/dev/null || return 1
+	done
+	# The sleeps' own durations, summed, stand for the time since the first one.
+	# About 100 lines: a burst of thousands overruns the console. %.0f: busybox's %d is 32-bit.
+	awk -v p="$1" -v n="$(wc -l </tmp/series)" 'BEGIN { k = int(n / 100); if (k < 1) k = 1 }
+		{ t += 10000000 + $1 } NR % k == 0 { printf "series policy=%s elapsed_ns=%.0f late_ns=%.0f\n", p, t, $1 }' /tmp/series
+	echo "series_drift policy=$1 drift_ppb=$(drift_field drift_ppb)"
+	adjtimex -q -t 10000
+	"$HANDBACK" >/dev/null || return 1
+}
+
+# The experiment of make bench: every deadline policy with xen-rs and with tsc as the
+# clocksource (tsc=reliable on the command line keeps tsc trusted), without a drift and with
+# CLOCK_MONOTONIC 0.5 % faster or slower than the clocksource (NTP's tick; the absolute policy
+# only faster: slower, its deadlines fall ever further into the past and the CPU live-locks in
+# an interrupt storm); then the error series. Fails only if a run cannot be made.
+t_bench_deadline_policies() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" >/dev/null || return 1; }
+	for cs in xen-rs tsc; do
+		grep -qw $cs $CS/available_clocksource || [ $cs = xen-rs ] || { echo "policy_bench cs=$cs not offered"; continue; }
+		for tick in 10000 10050 9950; do
+			for policy in delta absolute compensated; do
+				[ $tick = 9950 ] && [ $policy = absolute ] && continue
+				policy_bench $cs $tick $policy || { adjtimex -q -t 10000; return 1; }
+			done
+		done
+	done
+	for policy in delta absolute compensated; do
+		series_bench $policy || { adjtimex -q -t 10000; return 1; }
+	done
+}
+
 t_bench_timer_latency() {
-	rounds=${LAT_ROUNDS:-4}
+	rounds=${LAT_ROUNDS:-6}
 	samples=${LAT_SAMPLES:-1000}
 	rm -f /tmp/lat.c /tmp/lat.rs
 	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
@@ -357,284 +1135,3 @@ t_bench_timer_latency() {
 	echo "timer_latency_rounds: $rounds"
 	cat /tmp/lat.out
 }
-
-# What dmesg must not show: kernel splats, and user processes killed by a fault ("segfault
-# at" for a page fault, "traps:" for a general protection fault or an invalid opcode).
-SPLAT='WARNING:|BUG:|Oops|Call Trace|RCU stall|detected stalls|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|UBSAN|KASAN|segfault|traps:'
-
-# Run last: nothing the plan did may have left a warning, oops or splat.
-t_dmesg_clean() {
-	if kmsg | grep -E "$SPLAT"; then
-		# What follows each one: a splat's trace, or with print-fatal-signals=1 on the
-		# guest's command line, a crashed process's registers (FS base included).
-		kmsg | grep -E -A 24 "$SPLAT" | head -150 | sed 's/^/  | /'
-		return 1
-	fi
-	echo "no warnings in $(kmsg | wc -l) lines of dmesg"
-}
-
-
-# 300 rounds of the short busybox commands the stress tests run, then no user process may
-# have crashed: the stress plan (guest/plans/stress.txt) runs it after the cycles.
-t_spawn_300() {
-	cycle=0
-	while [ $cycle -lt 300 ]; do
-		cycle=$((cycle + 1))
-		tick_devices >/dev/null
-		grep -q xen /proc/modules
-		ls /sys >/dev/null
-	done
-	if kmsg | grep -E "segfault|traps:"; then
-		return 1
-	fi
-	echo "300 rounds, no segfault or trap in dmesg"
-}
-
-# --- the C twin of xen-rs (selftests/twin), for the known failure of README.md ---
-
-# no_user_crash: no user process killed by a fault in dmesg (see SPLAT); prints the first ones.
-no_user_crash() {
-	kmsg | grep -E "segfault|traps:" | head -3
-	! kmsg | grep -qE "segfault|traps:"
-}
-
-# cs_bounce: the clocksource to tsc and back to xen (two stop_machine() calls).
-cs_bounce() {
-	echo tsc >"$CS/current_clocksource"
-	echo xen >"$CS/current_clocksource"
-}
-
-# unbind_everywhere NAME [FROM]: unbind the clock event device NAME on every CPU that ticks on
-# it, writing unbind_device from that CPU, or from CPU FROM (through an IPI). Four passes:
-# unbind_device takes the first device of that name, which may be another CPU's.
-unbind_everywhere() {
-	for pass in 1 2 3 4; do
-		for d in /sys/devices/system/clockevents/clockevent*; do
-			[ "$(cat $d/current_device)" = "$1" ] || continue
-			taskset -c "${2:-${d##*/clockevent}}" sh -c "echo $1 >$d/unbind_device" 2>/dev/null
-		done
-	done
-}
-
-# twin_cycles HOW: 100 cycles of loading xen_twin.ko, switching the clocksource between tsc and
-# xen, unbinding every CPU's xen-twin (HOW: "ipi" writes unbind_device from this CPU, "local"
-# from the CPU concerned) and unloading, while 1 ms sleeps run; then no segfault in dmesg.
-twin_cycles() {
-	watchdog_start 3600
-	cycle=0
-	while [ $cycle -lt 100 ]; do
-		cycle=$((cycle + 1))
-		insmod /xc/ksft/xen_twin.ko || break
-		devices_are xen-twin >/dev/null || { echo "cycle $cycle: xen-twin not in charge"; break; }
-		if [ "$1" = local ] || [ "$1" = ipi ]; then
-			cs_bounce
-		fi
-		if [ "$1" = ipi ]; then unbind_everywhere xen-twin 0; else unbind_everywhere xen-twin; fi
-		rmmod xen_twin || break
-		if [ "$1" = local-cs-after ]; then
-			cs_bounce
-		fi
-	done
-	watchdog_stop
-	echo "$cycle cycles, unbinding through $1"
-	[ "$cycle" = 100 ] && no_user_crash
-}
-t_twin_unbind_ipi() { twin_cycles ipi; }
-t_twin_unbind_local() { twin_cycles local; }
-t_exp_twin_unbind_local_nocs() { twin_cycles local-nocs; }
-t_exp_twin_unbind_local_cs_after() { twin_cycles local-cs-after; }
-
-# --- experiments on the known failure of README.md (guest/plans/exp-*.txt), with the C driver
-# alone or with the C twin; each ends with no segfault in dmesg as its verdict ---
-
-# exp_pinned_shells N: N short-lived shells pinned to alternate CPUs with taskset, as the
-# hand-back script starts them, while 1 ms sleeps run; then no segfault in dmesg.
-exp_pinned_shells() {
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		taskset -c $((i % 2)) sh -c "cat /sys/devices/system/clockevents/clockevent$((i % 2))/current_device >/dev/null"
-	done
-	watchdog_stop
-	echo "$i pinned shells"
-	no_user_crash
-}
-t_exp_pinned_shells_1000() { exp_pinned_shells 1000; }
-
-# exp_cs_switch N: N clocksource switches between tsc and xen (each one a stop_machine()),
-# each followed by a short-lived grep, while 1 ms sleeps run; then no segfault in dmesg.
-exp_cs_switch() {
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		cs_bounce
-		grep -q xen "$CS/current_clocksource"
-	done
-	watchdog_stop
-	echo "$i switches tsc -> xen, a grep after each"
-	no_user_crash
-}
-t_exp_cs_switch_300() { exp_cs_switch 300; }
-
-# exp_twin_swap N [PAUSE]: xen_twin.ko loaded once; N times, from alternate CPUs, the tick
-# handed from xen-twin to the C device and back (its "swap" parameter), while 1 ms sleeps
-# run; with PAUSE, the C device runs the tick for PAUSE seconds before the way back.
-exp_twin_swap() {
-	insmod /xc/ksft/xen_twin.ko || return 1
-	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		if [ -n "${2:-}" ]; then
-			taskset -c $((i % 2)) sh -c "echo u >/sys/module/xen_twin/parameters/swap &&
-				sleep $2 && echo r >/sys/module/xen_twin/parameters/swap" || break
-		else
-			taskset -c $((i % 2)) sh -c "echo 1 >/sys/module/xen_twin/parameters/swap" || break
-		fi
-	done
-	watchdog_stop
-	echo "$i swaps"
-	devices_are xen-twin
-	no_user_crash
-}
-t_exp_twin_swap_1000() { exp_twin_swap 1000; }
-t_exp_twin_swap_pause_300() { exp_twin_swap 300 0.05; }
-
-# exp_modload N [cs]: N loads and unloads of xen_twin.ko with nodev=1 (no device, no hook),
-# with a short-lived grep after each and, with "cs", two clocksource switches (tsc, xen) while
-# it is loaded, while 1 ms sleeps run.
-exp_modload() {
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		insmod /xc/ksft/xen_twin.ko nodev=1 || break
-		if [ "${2:-}" = cs ]; then
-			cs_bounce
-		fi
-		grep -q xen_twin /proc/modules || break
-		rmmod xen_twin || break
-	done
-	watchdog_stop
-	echo "$i loads and unloads${2:+, with clocksource switches}"
-	[ "$i" = "$1" ] && no_user_crash
-}
-t_exp_modload_300() { exp_modload 300; }
-
-# exp_twin_rebind N: xen_twin.ko loaded once; N cycles of unbinding every CPU's xen-twin
-# through sysfs from that CPU, then registering it again (the "swap" parameter, "r"), and
-# with "cs" as second argument a clocksource switch, while 1 ms sleeps run.
-exp_twin_rebind() {
-	insmod /xc/ksft/xen_twin.ko || return 1
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
-		unbind_everywhere xen-twin
-		devices_are xen >/dev/null || echo "cycle $i: not handed back"
-		for c in 0 1; do
-			taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap" || break
-		done
-		if [ "${2:-}" = cs ]; then
-			cs_bounce
-		fi
-	done
-	watchdog_stop
-	echo "$i cycles"
-	[ "$i" = "$1" ] && no_user_crash
-}
-t_exp_twin_rebind_cs_200() { exp_twin_rebind 200 cs; }
-
-# exp_twin_cs N: xen_twin.ko loaded once and in charge; N clocksource switches (exp_cs_switch).
-exp_twin_cs() {
-	insmod /xc/ksft/xen_twin.ko || return 1
-	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
-	exp_cs_switch "$1"
-}
-t_exp_twin_cs_1000() { exp_twin_cs 1000; }
-t_exp_cs_switch_1000() { exp_cs_switch 1000; }
-
-# exp_tsc_spawn N: the clocksource switched to tsc once, N spawn_300-like rounds, then back to
-# xen: is it the switches or running on tsc?
-exp_tsc_spawn() {
-	echo tsc >"$CS/current_clocksource" || return 1
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		grep -q tsc "$CS/current_clocksource"
-		ls /sys >/dev/null
-	done
-	echo xen >"$CS/current_clocksource"
-	echo "$i rounds on tsc"
-	no_user_crash
-}
-t_exp_tsc_spawn_1000() { exp_tsc_spawn 1000; }
-
-t_exp_modload_cs_300() { exp_modload 300 cs; }
-
-# exp_twin_relife N: twin cycles (clocksource switches, unbinding from the CPU concerned) in
-# which the "relife" parameter replaces the unload and the load: the hook and the hotplug
-# state go and come back, the module's memory stays. A second argument is passed to
-# "relife": "h" redoes the hotplug state only, "k" the hook only, "s" only waits for an RCU
-# grace period (after "k" and "s" the devices are registered again through "swap").
-exp_twin_relife() {
-	insmod /xc/ksft/xen_twin.ko || return 1
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
-		cs_bounce
-		unbind_everywhere xen-twin
-		echo "${2:-1}" >/sys/module/xen_twin/parameters/relife || break
-		if [ "${2:-}" = k ] || [ "${2:-}" = s ]; then
-			for c in 0 1; do
-				taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap"
-			done
-		fi
-	done
-	watchdog_stop
-	echo "$i cycles"
-	[ "$i" = "$1" ] && no_user_crash
-}
-t_exp_twin_relife_100() { exp_twin_relife 100; }
-t_exp_twin_relife_keep_hook_100() { exp_twin_relife 100 h; }
-t_exp_twin_relife_hook_only_100() { exp_twin_relife 100 k; }
-t_exp_twin_relife_rcu_only_100() { exp_twin_relife 100 s; }
-
-# exp_timer_list N: C driver only; N reads of /proc/timer_list (tick_devices), while 1 ms
-# sleeps run.
-exp_timer_list() {
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		tick_devices >/dev/null
-	done
-	watchdog_stop
-	echo "$i reads of /proc/timer_list"
-	no_user_crash
-}
-t_exp_timer_list_1000() { exp_timer_list 1000; }
-
-# exp_twin_swap_sysfs N: as exp_twin_swap, CPU 1 only, the first half through sysfs:
-# unbind_device written from CPU 1, then the "swap" parameter's "r"; no /proc/timer_list reads.
-exp_twin_swap_sysfs() {
-	insmod /xc/ksft/xen_twin.ko || return 1
-	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
-	watchdog_start 3600
-	i=0
-	while [ $i -lt "$1" ]; do
-		i=$((i + 1))
-		taskset -c 1 sh -c "echo xen-twin >/sys/devices/system/clockevents/clockevent1/unbind_device &&
-			echo r >/sys/module/xen_twin/parameters/swap" || break
-	done
-	watchdog_stop
-	echo "$i swaps on CPU 1"
-	[ "$i" = "$1" ] && no_user_crash
-}
-t_exp_twin_swap_sysfs_500() { exp_twin_swap_sysfs 500; }

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-guest.sh PLAN OUTDIR: pack the domU under test and hand it to dom0.
+# build-guest.sh PLANFILE OUTDIR: pack the domU under test and hand it to dom0.
 #  - the domU initramfs: busybox, the driver module, the selftest programs,
-#    /init and the test plan guest/plans/PLAN.txt;
+#    /init and the test plan PLANFILE (guest/plans/*.txt, or an experiment's);
 #  - a small overlay cpio for dom0 (/xc: domU kernel, initramfs, xl config,
 #    time limit), appended to the cached dom0 rootfs cpio: the kernel
 #    unpacks concatenated archives in order, so dom0's big archive is never
 #    rebuilt for a new driver.
-# Settings from the environment: DOMU_VCPUS (2), DOMU_MEMORY (512),
+# Settings from the environment: DOMU_TYPE (pv or pvh), DOMU_VCPUS (2), DOMU_MEMORY (512),
 # DOMU_TIMEOUT (900 s), DOMU_EXTRA (guest command line additions), DOMU_KERNEL,
 # DOMU_CFG (lines added to the xl config),
 # XC_BUILTIN=1 (the kernel with the driver built in), XC_VANILLA=1 (no driver),
@@ -17,19 +17,25 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-plan=$1
+planfile=$1
 out=$2
-planfile="$REPO/guest/plans/$plan.txt"
 [ -f "$planfile" ] || die "no plan $planfile"
+plan=$(basename "$planfile" .txt)
+type=${DOMU_TYPE:-pv}
+case $type in pv | pvh) ;; *) die "DOMU_TYPE must be pv or pvh, not $type" ;; esac
 
-stage "guest initramfs (plan: $plan)"
+stage "guest initramfs (plan: $plan, $type)"
 g=$(mktemp -d)
 trap 'rm -rf "$g"' EXIT
 mkdir -p "$g/domu/bin" "$g/domu/xc/ksft" "$g/domu/proc" "$g/domu/sys" "$g/domu/dev" \
 	"$g/domu/tmp" "$g/dom0/xc"
 cp /bin/busybox "$g/domu/bin/busybox"
 install -m 0755 "$REPO/guest/domu-init.sh" "$g/domu/init"
-cp "$REPO/guest/tests.sh" "$REPO/selftests/xen-clock-handback.sh" "$g/domu/xc/"
+cp "$REPO/guest/tests.sh" "$REPO/selftests/xen-clock-handback.sh" \
+	"$REPO/selftests/xen-clock-admin-sequence.sh" "$g/domu/xc/"
+case $planfile in
+*/experiments/known-failure/*) cp "$REPO/experiments/known-failure/tests.sh" "$g/domu/xc/exp-tests.sh" ;;
+esac
 cp "$planfile" "$g/domu/plan.txt"
 cp "$CACHE"/selftests/* "$g/domu/xc/ksft/" 2>/dev/null
 rm -f "$g/domu/xc/ksft/build.log"
@@ -55,7 +61,7 @@ cp "${DOMU_KERNEL:-$KOUT/arch/x86/boot/bzImage}" "$g/dom0/xc/bzImage"
 
 cat >"$g/dom0/xc/domu.cfg" <<CFG
 name = "xcdomu"
-type = "pv"
+type = "$type"
 kernel = "/xc/bzImage"
 ramdisk = "/xc/initramfs.cpio.gz"
 extra = "console=hvc0 panic=-1 loglevel=7 ${DOMU_EXTRA:-}"

@@ -46,6 +46,9 @@ if ! stamp_ok "config-${KOUT##*/}" "$key" || [ ! -f "$KOUT/.config" ]; then
 	[ "${#bad[@]}" = 0 ] || die "config fragment not honoured: ${bad[*]}"
 	stamp_set "config-${KOUT##*/}" "$key"
 fi
+# A Kconfig file of the tree or of the driver may have changed since: new symbols take their
+# defaults instead of a question on the terminal.
+kmake olddefconfig </dev/null >/dev/null
 note "$(grep -c '=[ym]$' "$KOUT/.config") options set, XEN_CLOCK_RUST=$(sed -n 's/^CONFIG_XEN_CLOCK_RUST=//p' "$KOUT/.config")"
 
 stage "kernel build (cold: about 10 minutes on 2 cores)"

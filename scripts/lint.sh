@@ -5,7 +5,9 @@
 #  - rustfmt with the tree's .rustfmt.toml (what `make rustfmtcheck` runs);
 #  - the module built again with CLIPPY=1, no warning allowed;
 #  - rustdoc of the module (`make rustdoc` covers only the kernel crate);
-#  - scripts/checkpatch.pl --strict on every patch of the series.
+#  - scripts/checkpatch.pl --strict on every patch of the series;
+#  - Documentation/ built by Sphinx with every warning an error (as `make htmldocs` would
+#    read it; the kernel's own extensions are not used by these files).
 # Needs a built tree (scripts/build-kernel.sh).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +19,7 @@ result() {
 	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
 }
 echo "TAP version 13"
-echo "1..4"
+echo "1..5"
 rs=$(cd "$REPO" && git ls-files '*.rs' ':!:host/*')
 
 out=$(cd "$KSRC" && rustfmt --check --config-path .rustfmt.toml --edition 2021 \
@@ -55,3 +57,21 @@ for p in "$REPO"/patches/*.patch; do
 	fi
 done
 result $rc "checkpatch --strict ($(ls "$REPO"/patches/*.patch | wc -l) patches)"
+
+# Sphinx on Documentation/, with a minimal conf.py and an index of its own: the kernel's
+# Documentation/conf.py needs the whole tree's extensions, which these files do not use.
+sph=$CACHE/sphinx
+rm -rf "$sph"
+mkdir -p "$sph/src"
+cp "$REPO"/Documentation/*.rst "$sph/src/"
+# The figures the documents show.
+for f in "$REPO"/Documentation/*.png; do [ -e "$f" ] && cp "$f" "$sph/src/"; done
+printf 'project = "xen-clock"\nmaster_doc = "index"\n' >"$sph/src/conf.py"
+{
+	printf 'xen-clock\n=========\n\n.. toctree::\n\n'
+	for f in "$REPO"/Documentation/*.rst; do printf '   %s\n' "$(basename "$f" .rst)"; done
+} >"$sph/src/index.rst"
+out=$(sphinx-build -q -W --keep-going -b html "$sph/src" "$sph/out" 2>&1)
+rc=$?
+[ -n "$out" ] && printf '%s\n' "$out" | head -40 | sed 's/^/# /'
+result $rc "sphinx-build -W Documentation/"

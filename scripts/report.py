@@ -5,8 +5,14 @@
 Reads the domU's TAP (domu.log), the whole console, QEMU's exit status and
 the host tests' cargo output, prints every result and, for a guest that did
 not finish (panic, hang, timeout, no end marker), the last 50 console lines.
-Tests the plan names but the guest never reported count as failed. Ends with
-the line "N passed, N failed[, N skipped]"; exits 1 on any failure.
+Tests the plan names but the guest never reported count as failed, and so
+does a skip the plan does not expect. Ends with the line
+"N passed, N failed, N skipped"; exits 1 on any failure.
+
+A plan (guest/plans/*.txt) names one test per line; "#" starts a comment
+line. A test whose skip is expected says so, with the reason, after its
+name: "ce_hotplug expect-skip: the domU has one vCPU". A plan that names a
+test twice is an error.
 """
 import argparse
 import re
@@ -20,6 +26,34 @@ SPLAT = re.compile(
 )
 RESULT = re.compile(r"^(ok|not ok) (\d+) - (\S+)(?: # (.*))?$")
 CARGO = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
+
+
+EXPECT_SKIP = "expect-skip:"
+
+
+def parse_plan(lines):
+    """Return (tests, expected_skips, problems) of a plan file's lines."""
+    tests = []
+    expected = {}
+    problems = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if name in tests:
+            problems.append(f"the plan names {name} twice")
+            continue
+        tests.append(name)
+        if rest.startswith(EXPECT_SKIP):
+            reason = rest[len(EXPECT_SKIP):].strip()
+            if not reason:
+                problems.append(f"the plan expects {name} to skip but gives no reason")
+            expected[name] = reason
+        elif rest:
+            problems.append(f"the plan line of {name} has more than a name: {rest}")
+    return tests, expected, problems
 
 
 def parse_tap(lines, plan):
@@ -128,7 +162,7 @@ def main():
     if a.lint is not None:
         lines = read(a.lint)
         p, f, bad = parse_host_tap(lines, a.lint_status)
-        out.append(f"lint (rustfmt, clippy, rustdoc, checkpatch): {p} passed, {f} failed")
+        out.append(f"lint (rustfmt, clippy, rustdoc, checkpatch, sphinx): {p} passed, {f} failed")
         for name in bad:
             out.append(f"  FAIL {name}")
         out.extend("       " + l for l in lines if l.startswith("#") and bad)
@@ -136,13 +170,14 @@ def main():
         failed += f
 
     for spec in a.run:
-        name, plan_path, domu_path, console_path, status = spec.split(",")
+        run_name, plan_path, domu_path, console_path, status = spec.split(",")
         qemu_status = int(status)
-        plan = [l.strip() for l in read(plan_path) if l.strip() and not l.startswith("#")]
-        out.append(f"guest run {name}:")
+        plan, expected_skips, problems = parse_plan(read(plan_path))
+        out.append(f"guest run {run_name}:")
         domu = read(domu_path)
         console = read(console_path)
-        results, problems = parse_tap(domu, plan)
+        results, tap_problems = parse_tap(domu, plan)
+        problems += tap_problems
         if qemu_status == 124:
             problems.append("QEMU was killed at its time limit")
         elif qemu_status != 0:
@@ -159,23 +194,23 @@ def main():
             if status == "pass":
                 out.append(f"  PASS {name} {note}".rstrip())
                 passed += 1
-            elif status == "skip":
-                out.append(f"  SKIP {name}: {note}")
+            elif status == "skip" and name in expected_skips:
+                out.append(f"  SKIP {name}: {note} (expected: {expected_skips[name]})")
                 skipped += 1
+            elif status == "skip":
+                out.append(f"  FAIL {name}: skipped ({note}), which the plan does not expect")
+                failed += 1
             else:
                 out.append(f"  FAIL {name}")
                 out.extend("       " + l for l in note.splitlines())
                 failed += 1
         if problems:
             failed += 1
-            out.append(f"guest run {name} FAILED: " + "; ".join(problems))
+            out.append(f"guest run {run_name} FAILED: " + "; ".join(problems))
             out.append("last 50 console lines:")
             out.extend("  | " + l for l in console[-50:])
     print("\n".join(out))
-    line = f"{passed} passed, {failed} failed"
-    if skipped:
-        line += f", {skipped} skipped"
-    print(line)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 

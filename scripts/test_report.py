@@ -58,6 +58,74 @@ class TapTest(unittest.TestCase):
         self.assertTrue(any("surprise" in p for p in problems))
 
 
+class PlanTest(unittest.TestCase):
+    def test_names_and_expected_skips(self):
+        tests, expected, problems = report.parse_plan(
+            ["# a comment", "", "module_insmod", "ce_hotplug expect-skip: one vCPU only"]
+        )
+        self.assertEqual(tests, ["module_insmod", "ce_hotplug"])
+        self.assertEqual(expected, {"ce_hotplug": "one vCPU only"})
+        self.assertEqual(problems, [])
+
+    def test_a_test_named_twice_is_an_error(self):
+        _, _, problems = report.parse_plan(["module_insmod", "ksft_nanosleep", "module_insmod"])
+        self.assertTrue(any("twice" in p for p in problems))
+
+    def test_an_expected_skip_needs_a_reason(self):
+        _, _, problems = report.parse_plan(["ce_hotplug expect-skip:"])
+        self.assertTrue(any("no reason" in p for p in problems))
+
+    def test_junk_after_a_name_is_an_error(self):
+        _, _, problems = report.parse_plan(["ce_hotplug skip"])
+        self.assertEqual(len(problems), 1)
+
+
+class VerdictTest(unittest.TestCase):
+    """main() over files: what the summary line says and the exit status."""
+
+    def run_main(self, plan_lines, domu_lines):
+        import contextlib
+        import io
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            plan = os.path.join(d, "plan.txt")
+            domu = os.path.join(d, "domu.log")
+            console = os.path.join(d, "console.log")
+            with open(plan, "w") as f:
+                f.write("\n".join(plan_lines) + "\n")
+            with open(domu, "w") as f:
+                f.write("\n".join(domu_lines) + "\n")
+            with open(console, "w") as f:
+                f.write("")
+            argv = sys.argv
+            sys.argv = ["report.py", "--run", f"r,{plan},{domu},{console},0"]
+            out = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out):
+                    status = report.main()
+            finally:
+                sys.argv = argv
+        return status, out.getvalue().splitlines()
+
+    def test_unexpected_skip_fails(self):
+        status, out = self.run_main(PLAN, GOOD)
+        self.assertEqual(status, 1)
+        self.assertEqual(out[-1], "2 passed, 1 failed, 0 skipped")
+
+    def test_expected_skip_is_counted_as_a_skip(self):
+        plan = PLAN[:2] + ["ksft_nanosleep expect-skip: no nanosleep here"]
+        status, out = self.run_main(plan, GOOD)
+        self.assertEqual(status, 0)
+        self.assertEqual(out[-1], "2 passed, 0 failed, 1 skipped")
+
+    def test_a_duplicate_in_the_plan_fails_the_run(self):
+        plan = PLAN[:2] + ["ksft_nanosleep expect-skip: no nanosleep here", "module_insmod"]
+        status, out = self.run_main(plan, GOOD)
+        self.assertEqual(status, 1)
+        self.assertTrue(any("twice" in l for l in out))
+
+
 class SplatTest(unittest.TestCase):
     def test_warning_on_console_is_caught(self):
         self.assertTrue(report.SPLAT.search("[  12.3] WARNING: CPU: 1 PID: 0 at kernel/time/tick.c:42"))
