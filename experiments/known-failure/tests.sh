@@ -1,0 +1,270 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Experiments that placed the known failure of Documentation/testing (wrong user memory in a PV
+# domU with QEMU's AMD CPU model): sourced by the domU's /init after guest/tests.sh when the
+# plan is one of experiments/known-failure/plans/. Each ends with no user process crashed as
+# its verdict. The C twin of xen-rs they load is built from twin/ (XC_EXPERIMENT=1).
+
+# 300 rounds of the short busybox commands the experiments run, then no user process may have
+# crashed.
+t_spawn_300() {
+	cycle=0
+	while [ $cycle -lt 300 ]; do
+		cycle=$((cycle + 1))
+		tick_devices >/dev/null
+		grep -q xen /proc/modules
+		ls /sys >/dev/null
+	done
+	if kmsg | grep -E "segfault|traps:"; then
+		return 1
+	fi
+	echo "300 rounds, no segfault or trap in dmesg"
+}
+
+
+# no_user_crash: no user process killed by a fault in dmesg (see SPLAT); prints the first ones.
+no_user_crash() {
+	kmsg | grep -E "segfault|traps:" | head -3
+	! kmsg | grep -qE "segfault|traps:"
+}
+
+# cs_bounce: the clocksource to tsc and back to xen (two stop_machine() calls).
+cs_bounce() {
+	echo tsc >"$CS/current_clocksource"
+	echo xen >"$CS/current_clocksource"
+}
+
+# unbind_everywhere NAME [FROM]: unbind the clock event device NAME on every CPU that ticks on
+# it, writing unbind_device from that CPU, or from CPU FROM (through an IPI). Four passes:
+# unbind_device takes the first device of that name, which may be another CPU's.
+unbind_everywhere() {
+	for pass in 1 2 3 4; do
+		for d in /sys/devices/system/clockevents/clockevent*; do
+			[ "$(cat $d/current_device)" = "$1" ] || continue
+			taskset -c "${2:-${d##*/clockevent}}" sh -c "echo $1 >$d/unbind_device" 2>/dev/null
+		done
+	done
+}
+
+# twin_cycles HOW: 100 cycles of loading xen_twin.ko, switching the clocksource between tsc and
+# xen, unbinding every CPU's xen-twin (HOW: "ipi" writes unbind_device from this CPU, "local"
+# from the CPU concerned) and unloading, while 1 ms sleeps run; then no segfault in dmesg.
+twin_cycles() {
+	watchdog_start 3600
+	cycle=0
+	while [ $cycle -lt 100 ]; do
+		cycle=$((cycle + 1))
+		insmod /xc/ksft/xen_twin.ko || break
+		devices_are xen-twin >/dev/null || { echo "cycle $cycle: xen-twin not in charge"; break; }
+		if [ "$1" = local ] || [ "$1" = ipi ]; then
+			cs_bounce
+		fi
+		if [ "$1" = ipi ]; then unbind_everywhere xen-twin 0; else unbind_everywhere xen-twin; fi
+		rmmod xen_twin || break
+		if [ "$1" = local-cs-after ]; then
+			cs_bounce
+		fi
+	done
+	watchdog_stop
+	echo "$cycle cycles, unbinding through $1"
+	[ "$cycle" = 100 ] && no_user_crash
+}
+t_twin_unbind_ipi() { twin_cycles ipi; }
+t_twin_unbind_local() { twin_cycles local; }
+t_exp_twin_unbind_local_nocs() { twin_cycles local-nocs; }
+t_exp_twin_unbind_local_cs_after() { twin_cycles local-cs-after; }
+
+# --- experiments on the known failure of README.md (guest/plans/exp-*.txt), with the C driver
+# alone or with the C twin; each ends with no segfault in dmesg as its verdict ---
+
+# exp_pinned_shells N: N short-lived shells pinned to alternate CPUs with taskset, as the
+# hand-back script starts them, while 1 ms sleeps run; then no segfault in dmesg.
+exp_pinned_shells() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		taskset -c $((i % 2)) sh -c "cat /sys/devices/system/clockevents/clockevent$((i % 2))/current_device >/dev/null"
+	done
+	watchdog_stop
+	echo "$i pinned shells"
+	no_user_crash
+}
+t_exp_pinned_shells_1000() { exp_pinned_shells 1000; }
+
+# exp_cs_switch N: N clocksource switches between tsc and xen (each one a stop_machine()),
+# each followed by a short-lived grep, while 1 ms sleeps run; then no segfault in dmesg.
+exp_cs_switch() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		cs_bounce
+		grep -q xen "$CS/current_clocksource"
+	done
+	watchdog_stop
+	echo "$i switches tsc -> xen, a grep after each"
+	no_user_crash
+}
+t_exp_cs_switch_300() { exp_cs_switch 300; }
+
+# exp_twin_swap N [PAUSE]: xen_twin.ko loaded once; N times, from alternate CPUs, the tick
+# handed from xen-twin to the C device and back (its "swap" parameter), while 1 ms sleeps
+# run; with PAUSE, the C device runs the tick for PAUSE seconds before the way back.
+exp_twin_swap() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		if [ -n "${2:-}" ]; then
+			taskset -c $((i % 2)) sh -c "echo u >/sys/module/xen_twin/parameters/swap &&
+				sleep $2 && echo r >/sys/module/xen_twin/parameters/swap" || break
+		else
+			taskset -c $((i % 2)) sh -c "echo 1 >/sys/module/xen_twin/parameters/swap" || break
+		fi
+	done
+	watchdog_stop
+	echo "$i swaps"
+	devices_are xen-twin
+	no_user_crash
+}
+t_exp_twin_swap_1000() { exp_twin_swap 1000; }
+t_exp_twin_swap_pause_300() { exp_twin_swap 300 0.05; }
+
+# exp_modload N [cs]: N loads and unloads of xen_twin.ko with nodev=1 (no device, no hook),
+# with a short-lived grep after each and, with "cs", two clocksource switches (tsc, xen) while
+# it is loaded, while 1 ms sleeps run.
+exp_modload() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		insmod /xc/ksft/xen_twin.ko nodev=1 || break
+		if [ "${2:-}" = cs ]; then
+			cs_bounce
+		fi
+		grep -q xen_twin /proc/modules || break
+		rmmod xen_twin || break
+	done
+	watchdog_stop
+	echo "$i loads and unloads${2:+, with clocksource switches}"
+	[ "$i" = "$1" ] && no_user_crash
+}
+t_exp_modload_300() { exp_modload 300; }
+
+# exp_twin_rebind N: xen_twin.ko loaded once; N cycles of unbinding every CPU's xen-twin
+# through sysfs from that CPU, then registering it again (the "swap" parameter, "r"), and
+# with "cs" as second argument a clocksource switch, while 1 ms sleeps run.
+exp_twin_rebind() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
+		unbind_everywhere xen-twin
+		devices_are xen >/dev/null || echo "cycle $i: not handed back"
+		for c in 0 1; do
+			taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap" || break
+		done
+		if [ "${2:-}" = cs ]; then
+			cs_bounce
+		fi
+	done
+	watchdog_stop
+	echo "$i cycles"
+	[ "$i" = "$1" ] && no_user_crash
+}
+t_exp_twin_rebind_cs_200() { exp_twin_rebind 200 cs; }
+
+# exp_twin_cs N: xen_twin.ko loaded once and in charge; N clocksource switches (exp_cs_switch).
+exp_twin_cs() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
+	exp_cs_switch "$1"
+}
+t_exp_twin_cs_1000() { exp_twin_cs 1000; }
+t_exp_cs_switch_1000() { exp_cs_switch 1000; }
+
+# exp_tsc_spawn N: the clocksource switched to tsc once, N spawn_300-like rounds, then back to
+# xen: is it the switches or running on tsc?
+exp_tsc_spawn() {
+	echo tsc >"$CS/current_clocksource" || return 1
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		grep -q tsc "$CS/current_clocksource"
+		ls /sys >/dev/null
+	done
+	echo xen >"$CS/current_clocksource"
+	echo "$i rounds on tsc"
+	no_user_crash
+}
+t_exp_tsc_spawn_1000() { exp_tsc_spawn 1000; }
+
+t_exp_modload_cs_300() { exp_modload 300 cs; }
+
+# exp_twin_relife N: twin cycles (clocksource switches, unbinding from the CPU concerned) in
+# which the "relife" parameter replaces the unload and the load: the hook and the hotplug
+# state go and come back, the module's memory stays. A second argument is passed to
+# "relife": "h" redoes the hotplug state only, "k" the hook only, "s" only waits for an RCU
+# grace period (after "k" and "s" the devices are registered again through "swap").
+exp_twin_relife() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		devices_are xen-twin >/dev/null || echo "cycle $i: xen-twin not in charge"
+		cs_bounce
+		unbind_everywhere xen-twin
+		echo "${2:-1}" >/sys/module/xen_twin/parameters/relife || break
+		if [ "${2:-}" = k ] || [ "${2:-}" = s ]; then
+			for c in 0 1; do
+				taskset -c $c sh -c "echo r >/sys/module/xen_twin/parameters/swap"
+			done
+		fi
+	done
+	watchdog_stop
+	echo "$i cycles"
+	[ "$i" = "$1" ] && no_user_crash
+}
+t_exp_twin_relife_100() { exp_twin_relife 100; }
+t_exp_twin_relife_keep_hook_100() { exp_twin_relife 100 h; }
+t_exp_twin_relife_hook_only_100() { exp_twin_relife 100 k; }
+t_exp_twin_relife_rcu_only_100() { exp_twin_relife 100 s; }
+
+# exp_timer_list N: C driver only; N reads of /proc/timer_list (tick_devices), while 1 ms
+# sleeps run.
+exp_timer_list() {
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		tick_devices >/dev/null
+	done
+	watchdog_stop
+	echo "$i reads of /proc/timer_list"
+	no_user_crash
+}
+t_exp_timer_list_1000() { exp_timer_list 1000; }
+
+# exp_twin_swap_sysfs N: as exp_twin_swap, CPU 1 only, the first half through sysfs:
+# unbind_device written from CPU 1, then the "swap" parameter's "r"; no /proc/timer_list reads.
+exp_twin_swap_sysfs() {
+	insmod /xc/ksft/xen_twin.ko || return 1
+	devices_are xen-twin >/dev/null || { echo "xen-twin not in charge"; return 1; }
+	watchdog_start 3600
+	i=0
+	while [ $i -lt "$1" ]; do
+		i=$((i + 1))
+		taskset -c 1 sh -c "echo xen-twin >/sys/devices/system/clockevents/clockevent1/unbind_device &&
+			echo r >/sys/module/xen_twin/parameters/swap" || break
+	done
+	watchdog_stop
+	echo "$i swaps on CPU 1"
+	[ "$i" = "$1" ] && no_user_crash
+}
+t_exp_twin_swap_sysfs_500() { exp_twin_swap_sysfs 500; }
