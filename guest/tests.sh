@@ -411,14 +411,17 @@ t_ksft_mqueue_lat_xen_rs() {
 
 # watchdog_start SECONDS: 1 ms sleeps in the background, failing on a 1 s overshoot.
 watchdog_start() { "$LAT" watch "$1" 1000 >/tmp/watchdog 2>&1 & WATCHDOG=$!; }
-# watchdog_stop: stop it; its verdict.
-watchdog_stop() {
-	kill -TERM "$WATCHDOG" 2>/dev/null
-	wait "$WATCHDOG"
+# stop_background PID LOG LABEL: stop a background timer-latency run; its output, labelled,
+# and its verdict.
+stop_background() {
+	kill -TERM "$1" 2>/dev/null
+	wait "$1"
 	rc=$?
-	sed 's/^/watchdog: /' /tmp/watchdog
+	sed "s/^/$3: /" "$2"
 	return $rc
 }
+# watchdog_stop: stop it; its verdict.
+watchdog_stop() { stop_background "$WATCHDOG" /tmp/watchdog watchdog; }
 
 # handed_back: the module is gone and every CPU ticks on the C device.
 handed_back() {
@@ -946,13 +949,7 @@ irq_bindings() {
 # load_start SECONDS: the timer-heavy load (POSIX timers, timerfd, nanosleep), two threads per
 # CPU; load_stop: its verdict (no timer may fail to fire).
 load_start() { "$LAT" load "$1" $((2 * $(present_cpus | wc -l))) >/tmp/load 2>&1 & LOAD=$!; }
-load_stop() {
-	kill -TERM "$LOAD" 2>/dev/null
-	wait "$LOAD"
-	rc=$?
-	sed 's/^/timer load: /' /tmp/load
-	return $rc
-}
+load_stop() { stop_background "$LOAD" /tmp/load "timer load"; }
 
 # 1000 cycles of load, clocksource switch, unbind and unload under the timer load, each cycle
 # checked; the interrupt bindings the same before and after.
