@@ -329,10 +329,19 @@ t_ce_in_charge() {
 # grow while each CPU sleeps on a timer (the histograms count what the tick does).
 t_ce_stats_consistent() {
 	xen_rs_in_charge || return 1
+	period=$(cat "$DBG/lateness_sampling") || return 1
 	cat "$DBG/lateness" >/tmp/lat0 || return 1
+	# Every event measured while each CPU sleeps, so that each CPU's histograms must grow.
+	echo 1 >"$DBG/lateness_sampling" || return 1
 	for c in $(present_cpus); do taskset -c "$c" sleep 0.05; done
 	cat "$DBG/lateness" >/tmp/lat1 || return 1
+	echo "$period" >"$DBG/lateness_sampling" || return 1
 	cat /tmp/lat1
+	# Up to here one one-shot event in $period was measured: some were and some were not.
+	awk -v p="$period" '$2 == "oneshot" || $2 == "all" { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[$2, kv[1]] = kv[2] } }
+		$2 == "all" && p > 1 && !(v["all", "unmeasured"] > 0 && v["oneshot", "count"] > 0) {
+			printf "%s: sampling 1 in %d, yet %d one-shot events measured and %d not\n", $1, p, v["oneshot", "count"], v["all", "unmeasured"]; bad = 1 }
+		END { exit bad }' /tmp/lat0 || return 1
 	awk -v ncpu="$(present_cpus | wc -l)" '
 	function val(k,   i, kv) {
 		for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] + 0 }
@@ -349,7 +358,7 @@ t_ce_stats_consistent() {
 		if ($2 == "oneshot") oneshot[file, $1] = val("count") + val("early")
 	}
 	/^cpu[0-9]+ all / {
-		h = val("handled"); e = val("events")
+		h = val("handled"); e = val("events"); oneshot[file, $1] += val("unmeasured")
 		if (h > e || e - h > 2) { printf "%s: %d events, %d counted by kind\n", $1, e, h; bad = 1 }
 		if (oneshot[file, $1] > val("programmed")) {
 			printf "%s: %d one-shot events due for %d deadlines\n", $1, oneshot[file, $1], val("programmed"); bad = 1
@@ -1022,8 +1031,6 @@ t_dmesg_clean() {
 	echo "no warnings in $(wc -l </tmp/dmesg) lines of dmesg"
 }
 
-# Timer latency, xen-rs against the C device in the same boot: rounds of 1 ms one-shot sleeps
-# on CPU 1, alternating the devices; pooled distributions and their ratio.
 # --- make bench: the deadline policies against a drift (issue 13) ---
 
 # lateness_of FILE CPU: "count mean_ns early stray early_kernel" of CPU's one-shot line of
@@ -1041,6 +1048,7 @@ lateness_of() {
 policy_bench() {
 	insmod "$KO" deadline=$3 || return 1
 	xen_rs_in_charge || return 1
+	echo 1 >"$DBG/lateness_sampling" || return 1
 	echo "$1" >$CS/current_clocksource || return 1
 	adjtimex -q -t "$2" || return 1
 	# Six samples in the drift monitor's window, so that compensated compensates.
@@ -1118,48 +1126,51 @@ timer_irqs() {
 	awk -v n="timer$1" -v c="$1" '$NF == n { print $(c + 2) }' /proc/interrupts
 }
 
-# latency_arm DEVICE RAW COUNT: one arm of a round, COUNT 1 ms sleeps on CPU 1 with DEVICE (xen
-# or xen-rs) running the tick; appends the lateness to RAW and CPU 1's timer interrupts to
-# RAW.irqs.
+# latency_arm ARM RAW COUNT: one arm of a round, COUNT 1 ms sleeps on CPU 1 with the C device
+# (ARM c), xen-rs as loaded (rs) or xen-rs measuring every event's lateness (rs_all) running
+# the tick; appends the lateness to RAW and CPU 1's timer interrupts to RAW.irqs.
 latency_arm() {
-	if [ "$1" = xen-rs ]; then
+	case $1 in
+	c) devices_are xen >/dev/null || return 1 ;;
+	*)
 		insmod "$KO" || return 1
-	fi
-	devices_are "$1" >/dev/null || return 1
+		devices_are xen-rs >/dev/null || return 1
+		[ "$1" = rs ] || echo 1 >"$DBG/lateness_sampling" || return 1
+		;;
+	esac
 	i0=$(timer_irqs 1)
 	taskset -c 1 "$LAT" lat "$3" 1000 "$2" >/dev/null || return 1
 	echo $(($(timer_irqs 1) - i0)) >>"$2.irqs"
-	if [ "$1" = xen-rs ]; then
-		"$HANDBACK" >/dev/null || return 1
-	fi
+	[ "$1" = c ] || "$HANDBACK" >/dev/null || return 1
 }
 
+# Timer latency, xen-rs against the C device in the same boot: rounds of 1 ms absolute sleeps
+# on CPU 1, each round running the three arms in a rotated order (no arm always follows the
+# module's load or its hand-back); pooled distributions, their ratios to the C device's and
+# the timer interrupts per sleep.
 t_bench_timer_latency() {
-	rounds=${LAT_ROUNDS:-10}
+	rounds=${LAT_ROUNDS:-9}
 	samples=${LAT_SAMPLES:-1000}
-	rm -f /tmp/lat.c /tmp/lat.rs /tmp/lat.c.irqs /tmp/lat.rs.irqs
+	arms="c rs rs_all"
+	for a in $arms; do rm -f /tmp/lat.$a /tmp/lat.$a.irqs; done
 	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
 	[ -n "$(timer_irqs 1)" ] || { echo "no timer1 line in /proc/interrupts"; return 1; }
 	r=0
 	while [ $r -lt $rounds ]; do
+		for a in $(echo $arms | awk -v r=$r '{ for (i = 0; i < NF; i++) print $((i + r) % NF + 1) }'); do
+			latency_arm $a /tmp/lat.$a "$samples" || return 1
+		done
 		r=$((r + 1))
-		# Each device goes first in every other round: neither gains from following the
-		# module's load or its hand-back.
-		if [ $((r % 2)) = 1 ]; then
-			latency_arm xen /tmp/lat.c "$samples" && latency_arm xen-rs /tmp/lat.rs "$samples"
-		else
-			latency_arm xen-rs /tmp/lat.rs "$samples" && latency_arm xen /tmp/lat.c "$samples"
-		fi || return 1
 	done
-	"$LAT" stats /tmp/lat.c | sed 's/^/c_xen_/' >/tmp/lat.out
-	"$LAT" stats /tmp/lat.rs | sed 's/^/xen_rs_/' >>/tmp/lat.out
-	for k in median p90 p99 max; do
-		c=$(key /tmp/lat.out "c_xen_${k}_ns")
-		rs=$(key /tmp/lat.out "xen_rs_${k}_ns")
-		echo "ratio_${k}_permille: $((rs * 1000 / c))" >>/tmp/lat.out
+	: >/tmp/lat.out
+	for a in $arms; do
+		"$LAT" stats /tmp/lat.$a | sed "s/^/${a}_/" >>/tmp/lat.out
+		echo "${a}_timer_irqs_per_sleep: $(awk -v n="$samples" '{ s += $1 } END { printf "%.3f", s / (NR * n) }' /tmp/lat.$a.irqs)" >>/tmp/lat.out
 	done
-	for d in c rs; do
-		echo "${d}_timer_irqs_per_sleep: $(awk -v n="$samples" '{ s += $1 } END { printf "%.3f", s / (NR * n) }' /tmp/lat.$d.irqs) (rounds: $(tr '\n' ' ' </tmp/lat.$d.irqs))"
+	for a in rs rs_all; do
+		for k in p10 median p90 p99 max; do
+			echo "${a}_ratio_${k}_permille: $(($(key /tmp/lat.out "${a}_${k}_ns") * 1000 / $(key /tmp/lat.out "c_${k}_ns")))"
+		done
 	done >>/tmp/lat.out
 	echo "timer_latency_rounds: $rounds"
 	cat /tmp/lat.out

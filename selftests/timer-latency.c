@@ -102,6 +102,8 @@ static void print_stats(int64_t *late, long count)
 	qsort(late, count, sizeof(*late), cmp64);
 	printf("samples: %ld\n", count);
 	printf("min_ns: %lld\n", (long long)late[0]);
+	printf("p10_ns: %lld\n", (long long)late[count / 10]);
+	printf("p25_ns: %lld\n", (long long)late[count / 4]);
 	printf("median_ns: %lld\n", (long long)late[count / 2]);
 	printf("p90_ns: %lld\n", (long long)late[count * 90 / 100]);
 	printf("p99_ns: %lld\n", (long long)late[count * 99 / 100]);
