@@ -175,9 +175,8 @@ struct Lateness {
     stray: Counter,
     /// One-shot events before the kernel's own expiry, though on time by Xen's clock (the
     /// deadline policy and the drift between the clocks put the deadline too early): the tick
-    /// core found nothing to run and programmed the same expiry again from the handler, so each
-    /// is an extra interrupt. Counted from that reprogramming, without reading the kernel's
-    /// clock.
+    /// core found nothing to run and programmed the same expiry again, so each is an extra
+    /// interrupt. Counted from that reprogramming, without reading the kernel's clock.
     early_kernel: Counter,
 }
 
@@ -510,10 +509,12 @@ pub(crate) struct XenTimer {
     next_tick: Atomic<u64>,
     /// One-shot state: the deadline last programmed, 0 once its event was handled.
     deadline: Atomic<u64>,
-    /// The kernel expiry last programmed, and whether the tick core's handler is running: a
-    /// handler that programs the same expiry again found the event early.
+    /// The kernel expiry last programmed, and whether a one-shot event that was due has been
+    /// handled since: if the first programming after it is for the same expiry, the event came
+    /// before that expiry. The tick core programs from its handler, or, with
+    /// `CONFIG_HRTIMER_REARM_DEFERRED`, on the way out of the interrupt; either is the first.
     last_expiry: Atomic<u64>,
-    in_handler: AtomicFlag,
+    after_event: AtomicFlag,
     /// How one-shot deadlines are made (the `deadline` parameter).
     policy: Policy,
     drift: Arc<DriftMonitor>,
@@ -533,7 +534,7 @@ impl XenTimer {
             // Unknown until the probe at the CPU's online stops it.
             periodic_armed: AtomicFlag::new(true),
             last_expiry: Atomic::new(0),
-            in_handler: AtomicFlag::new(false),
+            after_event: AtomicFlag::new(false),
             policy,
             drift,
             sampling,
@@ -639,7 +640,9 @@ impl XenTimer {
     }
 
     fn oneshot_event(&self, tick: &TickHandler<'_>, n: u64) {
-        match self.deadline.xchg(0, Relaxed) {
+        let deadline = self.deadline.xchg(0, Relaxed);
+        self.after_event.store(deadline != 0, Relaxed);
+        match deadline {
             0 => self.stats.oneshot.stray.add(1),
             deadline if self.sampling.measures(n) => {
                 let now = xen_rs_read();
@@ -653,18 +656,19 @@ impl XenTimer {
                 self.drift.on_event(deadline);
             }
         }
-        self.in_handler.store(true, Relaxed);
         tick.run();
-        self.in_handler.store(false, Relaxed);
         self.stats.ticks.add(1);
     }
 }
 
 impl ClockEventOps for XenTimer {
     fn set_next_event(&self, delta_ns: u64, expiry_ns: u64) -> Result {
-        // A load and a store: no locked instruction for a statistic.
-        if self.last_expiry.load(Relaxed) == expiry_ns && self.in_handler.load(Relaxed) {
-            self.stats.oneshot.early_kernel.add(1);
+        // Loads and stores: no locked instruction for a statistic.
+        if self.after_event.load(Relaxed) {
+            self.after_event.store(false, Relaxed);
+            if self.last_expiry.load(Relaxed) == expiry_ns {
+                self.stats.oneshot.early_kernel.add(1);
+            }
         }
         self.last_expiry.store(expiry_ns, Relaxed);
         let deadline = match self.policy {
