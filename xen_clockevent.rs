@@ -497,8 +497,8 @@ impl LatenessSampling {
 pub(crate) struct XenTimer {
     vcpu: VcpuTimer,
     /// Xen's periodic timer of the vCPU may be running: false only after the driver stopped it
-    /// and before it starts it again, so that entering the one-shot state, which happens on
-    /// most sleeps under `NO_HZ`, skips a hypercall that would change nothing.
+    /// and before it starts it again, so that entering the one-shot state (again after each
+    /// `ONESHOT_STOPPED`) skips a hypercall that would change nothing.
     periodic_armed: AtomicFlag,
     /// In the periodic state.
     periodic: AtomicFlag,
