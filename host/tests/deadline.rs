@@ -761,7 +761,7 @@ fn estimator_at_documented_extremes() {
                 for jitter in [0, (spacing / 4).min(1_000_000) as i64] {
                     let line = Line { k0, x0, ppb };
                     let ks: Vec<u64> = (0..64).map(|i| k0 + 2_000_000 + i * spacing).collect();
-                    let alt = |i: usize| if i.is_multiple_of(3) { jitter } else { -jitter };
+                    let alt = |i: usize| if i % 3 == 0 { jitter } else { -jitter };
                     let xen_err: Vec<i64> = (0..64).map(alt).collect();
                     let kernel_err: Vec<i64> = (0..64).map(|i| alt(i + 1)).collect();
                     let rate = 1.0 + ppb as f64 / 1e9;
@@ -793,7 +793,7 @@ proptest! {
         e.add(k, x);
         for (i, &(g, f)) in gaps.iter().enumerate() {
             // Per mille of the kernel gap; `extreme` alternates between the ends.
-            let f = if extreme { if i.is_multiple_of(2) { 0 } else { 2_000 } } else { f };
+            let f = if extreme { if i % 2 == 0 { 0 } else { 2_000 } } else { f };
             k += g;
             x += g / 1_000 * f;
             e.add(k, x);
