@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Configure and build the guest kernel with the driver, out of tree in the
-# cache (O=$KOUT), with LLVM 19 and rustc 1.95. Incremental: editing one .rs
-# file rebuilds that module and nothing else.
+# cache (O=$KOUT), with LLVM 19 and rustc 1.86 (one LLVM: the kernel crate's C
+# helpers inline into Rust code). Incremental: editing one .rs file rebuilds
+# that module and nothing else.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -8,7 +8,9 @@ XEN_HV_PKG=xen-hypervisor-4.20-amd64
 XEN_VER=4.20.4+63-g7abfd2bce2-0+deb13u1
 DOM0_KERNEL_PKG=linux-image-6.12.117+deb13-amd64
 DOM0_KERNEL_VER=6.12.117-1
-RUST_VER=1.95.0
+# rustc 1.86 is built on LLVM 19.1.7, clang 19's: CONFIG_RUST_INLINE_HELPERS needs one LLVM for both
+# (rustc 1.87 and later have LLVM 20 and up). Linux 7.3 wants rustc >= 1.85.
+RUST_VER=1.86.0
 BINDGEN_VER=0.72.1
 LLVM_SUFFIX=-19
 

@@ -73,7 +73,10 @@ if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VER" ]; then
 	note "cargo install bindgen-cli $BINDGEN_VER (about 70 s)"
 	cargo +"$RUST_VER" install --locked --quiet bindgen-cli --version "$BINDGEN_VER"
 fi
-note "$(rustc +"$RUST_VER" --version), $(bindgen --version)"
+rust_llvm=$(rustc +"$RUST_VER" -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+[ "$rust_llvm" = "${LLVM_SUFFIX#-}" ] ||
+	die "rustc $RUST_VER is built on LLVM $rust_llvm, clang on ${LLVM_SUFFIX#-}: CONFIG_RUST_INLINE_HELPERS needs one"
+note "$(rustc +"$RUST_VER" --version) on LLVM $rust_llvm, $(bindgen --version)"
 
 stage "pinned Debian packages (kernel source, Xen, dom0 kernel)"
 mkdir -p "$DL"
