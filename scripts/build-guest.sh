@@ -13,7 +13,8 @@
 # DOMU_CFG (lines added to the xl config),
 # XC_BUILTIN=1 (the kernel with the driver built in), XC_VANILLA=1 (no driver),
 # XC_SABOTAGE=corrupt-ko (truncate the module on purpose, to see the
-# tests fail).
+# tests fail), LAT_ROUNDS and LAT_SAMPLES (the timer latency benchmark's
+# rounds and sleeps per arm, passed to the guest's tests).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -37,6 +38,13 @@ case $planfile in
 */experiments/known-failure/*) cp "$REPO/experiments/known-failure/tests.sh" "$g/domu/xc/exp-tests.sh" ;;
 esac
 cp "$planfile" "$g/domu/plan.txt"
+: >"$g/domu/xc/settings.sh"
+for v in LAT_ROUNDS LAT_SAMPLES; do
+	val=${!v:-}
+	[ -z "$val" ] && continue
+	case $val in *[!0-9]* | 0) die "$v=$val: a positive number is needed" ;; esac
+	echo "$v=$val" >>"$g/domu/xc/settings.sh"
+done
 cp "$CACHE"/selftests/* "$g/domu/xc/ksft/" 2>/dev/null
 rm -f "$g/domu/xc/ksft/build.log"
 ko="$KOUT/drivers/clocksource/xen/xen_clock.ko"
