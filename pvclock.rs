@@ -14,8 +14,6 @@
 //! through [`TimeSource`]; a host crate compiles the very same file for unit
 //! and property tests.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
 /// The hypervisor guarantees that the TSC is synchronised across vCPUs, so
 /// [`monotonic`] may skip the global last-value guard.
 pub const PVCLOCK_TSC_STABLE_BIT: u8 = 1 << 0;
@@ -141,6 +139,21 @@ pub fn read(src: &impl TimeSource) -> (u64, u8) {
     }
 }
 
+/// The global "highest time returned so far" of [`monotonic`]: an atomic
+/// 64-bit cell, supplied by the user of this file (the kernel's
+/// `kernel::sync::atomic::Atomic<u64>` in the module, `core`'s `AtomicU64` on
+/// the host), so that this file depends on `core` only.
+pub trait LastValue {
+    /// Loads the value without ordering (C's `raw_atomic64_read()`).
+    fn load_relaxed(&self) -> u64;
+
+    /// Stores `new` if the value is `old`, fully ordered on success and
+    /// unordered on failure (C's `raw_atomic64_try_cmpxchg()`); never fails
+    /// spuriously. Returns the value seen: `Ok(old)` if it stored, else
+    /// `Err(current)`.
+    fn compare_exchange(&self, old: u64, new: u64) -> Result<u64, u64>;
+}
+
 /// Makes the clock monotonic across vCPUs, like the `last_value` logic of
 /// Linux's `__pvclock_clocksource_read()`.
 ///
@@ -152,25 +165,22 @@ pub fn read(src: &impl TimeSource) -> (u64, u8) {
 /// `valid_flags`, set by `pvclock_set_flags()`): the guard is skipped only if
 /// [`PVCLOCK_TSC_STABLE_BIT`] is set in `flags`.
 #[inline]
-pub fn monotonic(last: &AtomicU64, now: u64, flags: u8) -> u64 {
+pub fn monotonic(last: &impl LastValue, now: u64, flags: u8) -> u64 {
     if flags & PVCLOCK_TSC_STABLE_BIT != 0 {
         return now;
     }
 
-    // Orderings follow the C code under the kernel memory model:
-    // `raw_atomic64_read()` is a relaxed load, `raw_atomic64_try_cmpxchg()` is
-    // fully ordered on success (SeqCst) and unordered on failure (Relaxed).
-    // Monotonicity itself needs only per-location coherence: `last` only ever
-    // moves up, and coherence forbids a CPU from seeing an older value of it
-    // after a newer one.
-    let mut seen = last.load(Ordering::Relaxed);
+    // Orderings follow the C code under the kernel memory model (see
+    // [`LastValue`]). Monotonicity itself needs only per-location coherence:
+    // `last` only ever moves up, and coherence forbids a CPU from seeing an
+    // older value of it after a newer one.
+    let mut seen = last.load_relaxed();
     loop {
         if now <= seen {
             return seen;
         }
-        // Strong exchange: C's `try_cmpxchg` (x86 `lock cmpxchg`) never fails
-        // spuriously. On failure `seen` is the newer value another CPU stored.
-        match last.compare_exchange(seen, now, Ordering::SeqCst, Ordering::Relaxed) {
+        // On failure `seen` is the newer value another CPU stored.
+        match last.compare_exchange(seen, now) {
             Ok(_) => return now,
             Err(current) => seen = current,
         }

@@ -38,10 +38,8 @@ mod tests {
         PVCLOCK_TSC_STABLE_BIT,
         TEST_VECTORS, //
     };
-    use core::{
-        cell::Cell,
-        sync::atomic::AtomicU64, //
-    };
+    use core::cell::Cell;
+    use kernel::sync::atomic::Atomic;
 
     #[test]
     fn scale_delta_known_answers() {
@@ -113,7 +111,7 @@ mod tests {
 
     #[test]
     fn monotonic_never_goes_back() {
-        let last = AtomicU64::new(0);
+        let last = Atomic::<u64>::new(0);
         assert_eq!(monotonic(&last, 100, 0), 100);
         assert_eq!(monotonic(&last, 90, 0), 100);
         assert_eq!(monotonic(&last, 110, 0), 110);

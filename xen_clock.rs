@@ -24,25 +24,25 @@ mod tick_bridge;
 mod xen_clockevent;
 mod xen_hv;
 
-use core::sync::atomic::{
-    AtomicU64,
-    AtomicU8,
-    Ordering, //
-};
 use kernel::{
     debugfs,
     module_param::ModuleParam,
     prelude::*,
-    str::BStr, //
+    str::BStr,
+    sync::atomic::{
+        Atomic,
+        AtomicFlag,
+        Full,
+        Relaxed, //
+    }, //
+    time::clocksource::{
+        self,
+        Registration, //
+    },
 };
 use pvclock::{
     PVCLOCK_GUEST_STOPPED,
     PVCLOCK_TSC_STABLE_BIT, //
-};
-use tick_bridge::{
-    Clocksource,
-    ClocksourceConfig,
-    ClocksourceOps, //
 };
 use xen_hv::ThisCpuTime;
 
@@ -148,37 +148,61 @@ const RATING_PREFERRED: i32 = 410;
 /// The highest time any CPU has returned, when Xen does not promise a stable TSC: the `last_value`
 /// of `arch/x86/kernel/pvclock.c`, but ours, so that `xen-rs` and `xen` are independent. Reset on
 /// resume, because Xen system time restarts from the new host's boot after a migration.
-static LAST: AtomicU64 = AtomicU64::new(0);
+static LAST: Atomic<u64> = Atomic::new(0);
 
-/// The pvclock flags the driver trusts: `PVCLOCK_TSC_STABLE_BIT` if Xen set it on the vCPU that
-/// loaded the driver (as C `pvclock_set_flags()` does at boot), else nothing.
-static TRUSTED_FLAGS: AtomicU8 = AtomicU8::new(0);
+/// The orderings of C's `raw_atomic64_read()` and `raw_atomic64_try_cmpxchg()`.
+impl pvclock::LastValue for Atomic<u64> {
+    #[inline]
+    fn load_relaxed(&self) -> u64 {
+        self.load(Relaxed)
+    }
+
+    #[inline]
+    fn compare_exchange(&self, old: u64, new: u64) -> Result<u64, u64> {
+        self.cmpxchg(old, new, Full)
+    }
+}
+
+/// Whether the driver trusts `PVCLOCK_TSC_STABLE_BIT`: Xen set it on the vCPU that loaded the
+/// driver (as C `pvclock_set_flags()` does at boot).
+static TSC_STABLE_TRUSTED: AtomicFlag = AtomicFlag::new(false);
+
+/// The pvclock flags the driver trusts (Linux's `valid_flags`).
+#[inline]
+fn trusted_flags() -> u8 {
+    if TSC_STABLE_TRUSTED.load(Relaxed) {
+        PVCLOCK_TSC_STABLE_BIT
+    } else {
+        0
+    }
+}
 
 /// Reads Xen system time in nanoseconds on the current vCPU, never going backwards across CPUs.
 pub(crate) fn xen_rs_read() -> u64 {
     let Some(src) = ThisCpuTime::get() else {
         // No vcpu_info yet on this CPU (not seen on a PV guest): the last time returned is the
         // best answer that keeps time monotonic.
-        return LAST.load(Ordering::Relaxed);
+        return LAST.load(Relaxed);
     };
     let (now, flags) = pvclock::read(&src);
     let now = xen_hv::fault_inject::skewed(now);
     if flags & PVCLOCK_GUEST_STOPPED != 0 {
         src.acknowledge_guest_stopped();
     }
-    pvclock::monotonic(&LAST, now, flags & TRUSTED_FLAGS.load(Ordering::Relaxed))
+    pvclock::monotonic(&LAST, now, flags & trusted_flags())
 }
 
 /// The `xen-rs` clocksource: a 1 GHz counter of Xen system time.
 struct XenTime;
 
-impl ClocksourceOps for XenTime {
+#[vtable]
+impl clocksource::Operations for XenTime {
     fn read(&self) -> u64 {
         xen_rs_read()
     }
 
     fn resume(&self) {
-        LAST.store(0, Ordering::Relaxed);
+        LAST.store(0, Relaxed);
     }
 }
 
@@ -186,7 +210,7 @@ impl ClocksourceOps for XenTime {
 /// settings if they are wanted.
 #[derive(Clone, Copy)]
 struct Probed {
-    clocksource: ClocksourceConfig,
+    clocksource: clocksource::Config,
     clockevents: Option<xen_clockevent::Settings>,
 }
 
@@ -218,7 +242,7 @@ fn probe() -> Result<Probed> {
     };
     let (_, flags) = pvclock::read(&time);
     drop(time);
-    TRUSTED_FLAGS.store(flags & PVCLOCK_TSC_STABLE_BIT, Ordering::Relaxed);
+    TSC_STABLE_TRUSTED.store(flags & PVCLOCK_TSC_STABLE_BIT != 0, Relaxed);
     let rating = if module_parameters::prefer.value() {
         RATING_PREFERRED
     } else {
@@ -229,7 +253,7 @@ fn probe() -> Result<Probed> {
         "registering clocksource xen-rs, rating {rating}, Xen promises a stable TSC: {stable}\n"
     );
     Ok(Probed {
-        clocksource: ClocksourceConfig {
+        clocksource: clocksource::Config {
             name: c"xen-rs",
             rating,
             hz: 1_000_000_000,
@@ -250,7 +274,7 @@ struct XenClock {
     #[pin]
     _checks: checks::Checks,
     #[pin]
-    _clocksource: Clocksource<XenTime>,
+    _clocksource: Registration<XenTime>,
 }
 
 impl kernel::InPlaceModule for XenClock {
@@ -263,7 +287,7 @@ impl kernel::InPlaceModule for XenClock {
         let probed = probe();
         let dir = debugfs::Dir::new(c"xen_clock");
         try_pin_init!(Self {
-            _clocksource <- Clocksource::register(probed?.clocksource, XenTime, module),
+            _clocksource <- Registration::new(probed?.clocksource, XenTime, module),
             _checks <- checks::Checks::new(dir.clone()),
             _tick: match probed?.clockevents {
                 Some(settings) => Some(KBox::pin_init(

@@ -66,10 +66,6 @@ use crate::{
     tick_bridge::{
         ClockEventConfig,
         ClockEventOps,
-        CpuHotplug,
-        CpuHotplugOps,
-        DeadCpu,
-        MonotonicSnapshot,
         PerCpuClockEvents,
         TickHandler, //
     },
@@ -86,6 +82,10 @@ use core::fmt;
 use kernel::{
     bindings,
     cpu::{
+        hotplug::{
+            self,
+            DeadCpu, //
+        },
         nr_cpu_ids,
         CpuId, //
     },
@@ -102,6 +102,7 @@ use kernel::{
         Arc,
         SpinLock, //
     },
+    time::clocksource::MonotonicSnapshot,
 };
 
 /// The devices' name, in `/proc/timer_list` and `/sys/devices/system/clockevents/`.
@@ -372,10 +373,15 @@ fn read_pair() -> (MonotonicSnapshot, u64) {
     (best.0, best.1)
 }
 
+/// `CLOCK_MONOTONIC` of a snapshot in nanoseconds (never negative).
+fn kernel_ns(kernel: MonotonicSnapshot) -> u64 {
+    kernel.monotonic().as_nanos().unsigned_abs()
+}
+
 /// Xen time minus kernel time now.
 fn clock_offset(kernel: MonotonicSnapshot, xen_ns: u64) -> i64 {
     // CAST: both clocks count nanoseconds from (about) the same boot, far below 2^63.
-    (xen_ns as i64).wrapping_sub(kernel.ns as i64)
+    (xen_ns as i64).wrapping_sub(kernel_ns(kernel) as i64)
 }
 
 impl DriftMonitor {
@@ -385,7 +391,7 @@ impl DriftMonitor {
             window <- new_spinlock!(
                 DriftWindow {
                     estimator: DriftEstimator::new(),
-                    clocksource_changes: kernel.clocksource_changes,
+                    clocksource_changes: kernel.clocksource_changes(),
                 },
                 "xen_clock_drift"
             ),
@@ -419,20 +425,20 @@ impl DriftMonitor {
             .store(xen.saturating_add(DRIFT_INTERVAL_NS), Relaxed);
         let restart = if self.resumed.xchg(false, Relaxed) {
             Restart::Resume
-        } else if kernel.clocksource_changes != window.clocksource_changes {
+        } else if kernel.clocksource_changes() != window.clocksource_changes {
             Restart::Clocksource
         } else {
             Restart::None
         };
         if restart != Restart::None {
             window.estimator.reset();
-            window.clocksource_changes = kernel.clocksource_changes;
+            window.clocksource_changes = kernel.clocksource_changes();
             self.restarts
                 .store(self.restarts.load(Relaxed).wrapping_add(1), Relaxed);
             self.last_restart.store(restart as u32, Relaxed);
             self.compensation_ppb.store(0, Relaxed);
         }
-        window.estimator.add(kernel.ns, xen);
+        window.estimator.add(kernel_ns(kernel), xen);
         self.samples
             .store(self.samples.load(Relaxed).wrapping_add(1), Relaxed);
         let in_window = window.estimator.samples();
@@ -884,7 +890,7 @@ impl TimerEventHandler for XenClockEvents {
 }
 
 #[vtable]
-impl CpuHotplugOps for XenClockEvents {
+impl hotplug::Operations for XenClockEvents {
     /// Never fails: a CPU whose probe fails keeps the C device, and a failure here would make
     /// the hotplug core undo the CPUs set up before, which may no longer be possible (see
     /// [`PerCpuClockEvents`]).
@@ -1035,7 +1041,7 @@ fn show_drift(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::
     )?;
     // A pair read now, for a check from outside: two of them some seconds apart give the drift.
     let (kernel, xen) = read_pair();
-    writeln!(f, "now kernel_ns={} xen_ns={xen}", kernel.ns)
+    writeln!(f, "now kernel_ns={} xen_ns={xen}", kernel_ns(kernel))
 }
 
 /// The `xen-rs` clock event devices, in charge of the tick of every online CPU from set-up
@@ -1048,7 +1054,7 @@ fn show_drift(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::
 pub(crate) struct TickDevices {
     // Dropped first: unregisters the devices, CPU by CPU, while the hook still routes events.
     #[pin]
-    hotplug: CpuHotplug<XenClockEvents>,
+    hotplug: hotplug::Registration<XenClockEvents>,
     #[pin]
     hook: TimerEventHook<XenClockEvents>,
     #[pin]
@@ -1083,7 +1089,7 @@ impl TickDevices {
                 &store_lateness_sampling,
             ),
             hook <- TimerEventHook::new(events.clone()?),
-            hotplug <- CpuHotplug::new(
+            hotplug <- hotplug::Registration::new(
                 c"clockevents/xen_clock:online",
                 c"clockevents/xen_clock:dead",
                 events?,

@@ -16,3 +16,17 @@ pub mod pvclock;
 pub mod deadline;
 
 pub mod sim;
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The host's cell for [`pvclock::monotonic`], with the orderings the kernel's
+/// `Atomic<u64>` gives the module (relaxed load; fully ordered exchange).
+impl pvclock::LastValue for AtomicU64 {
+    fn load_relaxed(&self) -> u64 {
+        self.load(Ordering::Relaxed)
+    }
+
+    fn compare_exchange(&self, old: u64, new: u64) -> Result<u64, u64> {
+        AtomicU64::compare_exchange(self, old, new, Ordering::SeqCst, Ordering::Relaxed)
+    }
+}
