@@ -198,6 +198,25 @@ t_kunit_pvclock() {
 	! grep -q 'not ok' "$r"
 }
 
+# The kernel crate's doctests, which KUnit ran at boot (the built-in kernel has
+# CONFIG_RUST_KERNEL_DOCTESTS): all passed, those of the series' abstractions among them.
+# DOCTEST_MODULES: MODULE:N, each module of rust/kernel/ whose N doctests must all pass.
+DOCTEST_MODULES="time/clocksource:2 cpu/hotplug:1"
+t_kunit_rust_doctests() {
+	[ -e /xc/builtin ] || { SKIP_REASON="doctests are built only into the built-in kernel"; return 4; }
+	r=/sys/kernel/debug/kunit/rust_doctests_kernel/results
+	[ -f "$r" ] || { echo "no KUnit results at $r"; return 1; }
+	grep -cE '^ *ok [0-9]+ rust_doctest_kernel_' "$r" | sed 's/^/doctests passed: /'
+	if grep -E '^ *not ok' "$r"; then echo "doctests failed (above)"; return 1; fi
+	grep -qE '^ok [0-9]+ rust_doctests_kernel' "$r" || { tail -5 "$r"; return 1; }
+	for m in $DOCTEST_MODULES; do
+		file=$(echo "${m%%:*}" | tr / _) want=${m##*:}
+		got=$(grep -cE "^ *ok [0-9]+ rust_doctest_kernel_(rust_kernel_)?${file}_rs_[0-9]+( |$)" "$r")
+		echo "rust/kernel/${m%%:*}.rs: $got of $want doctests passed"
+		[ "$got" = "$want" ] || { grep "${file}" "$r"; return 1; }
+	done
+}
+
 # With the driver built in: no module, xen-rs on every CPU, and the driver set up before
 # userspace started.
 t_ce_builtin() {

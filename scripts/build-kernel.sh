@@ -17,9 +17,14 @@ kmake() { make -s -C "$KSRC" O="$KOUT" LLVM="$LLVM_SUFFIX" "$@"; }
 mkdir -p "$KOUT"
 frag="$REPO/configs/xen-clock.config"
 if [ "${XC_BUILTIN:-0}" = 1 ]; then
-	# The same kernel with the driver built in, in its own build directory.
-	stage "kernel config (driver built in)"
-	sed 's/^CONFIG_XEN_CLOCK_RUST=m$/CONFIG_XEN_CLOCK_RUST=y/' "$frag" >"$KOUT/xen-clock-y.config"
+	# The same kernel with the driver built in, in its own build directory, and with the
+	# kernel crate's doctests (the series' abstractions among them), which KUnit runs at boot:
+	# in this tree only, because compiling them costs minutes.
+	stage "kernel config (driver built in, kernel crate doctests)"
+	{
+		sed 's/^CONFIG_XEN_CLOCK_RUST=m$/CONFIG_XEN_CLOCK_RUST=y/' "$frag"
+		echo CONFIG_RUST_KERNEL_DOCTESTS=y
+	} >"$KOUT/xen-clock-y.config"
 	frag=$KOUT/xen-clock-y.config
 	grep -qx 'CONFIG_XEN_CLOCK_RUST=y' "$frag" || die "no CONFIG_XEN_CLOCK_RUST=m line in the config fragment"
 elif [ "${XC_VANILLA:-0}" = 1 ]; then
