@@ -12,9 +12,11 @@
 //! - in debugfs (`xen_clock/`), files that check the clocksource against the C read, measure
 //!   both, and count what each CPU's device did.
 //!
-//! All `unsafe` code is in `tick_bridge.rs` (the kernel's time keeping interfaces) and `xen_hv.rs`
-//! (the hypervisor); the arithmetic is in `pvclock.rs`, which has no kernel dependency and is also
-//! tested on the host.
+//! The clocksource, the clock event devices and the CPU hotplug states use the kernel crate's
+//! abstractions (`kernel::time::clocksource`, `kernel::time::clockevents`,
+//! `kernel::cpu::hotplug`); `tick_bridge.rs` ties the devices to the tick core. All of the
+//! driver's `unsafe` code is in `xen_hv.rs` (the hypervisor); the arithmetic is in `pvclock.rs`
+//! and `deadline.rs`, which have no kernel dependency and are also tested on the host.
 
 mod checks;
 pub mod deadline;

@@ -63,16 +63,9 @@ use crate::{
         self,
         LATENESS_BUCKETS, //
     },
-    tick_bridge::{
-        ClockEventConfig,
-        ClockEventOps,
-        PerCpuClockEvents,
-        TickHandler, //
-    },
     xen_hv::{
         fault_inject,
         TimerCall,
-        TimerEventHandler,
         TimerEventHook,
         VcpuTimer, //
     },
@@ -80,17 +73,12 @@ use crate::{
 };
 use core::fmt;
 use kernel::{
-    bindings,
     cpu::{
-        hotplug::{
-            self,
-            DeadCpu, //
-        },
+        hotplug,
         nr_cpu_ids,
         CpuId, //
     },
     debugfs,
-    interrupt::LocalInterruptDisabled,
     new_spinlock,
     prelude::*,
     sync::{
@@ -102,7 +90,19 @@ use kernel::{
         Arc,
         SpinLock, //
     },
-    time::clocksource::MonotonicSnapshot,
+    time::{
+        clockevents::{
+            self,
+            DeviceCpu,
+            Event,
+            PerCpuDevices,
+            TICK_PERIOD, //
+        },
+        clocksource::MonotonicSnapshot,
+        Delta,
+        Instant,
+        Monotonic, //
+    }, //
 };
 
 /// The devices' name, in `/proc/timer_list` and `/sys/devices/system/clockevents/`.
@@ -116,8 +116,8 @@ pub(crate) const RATING: i32 = 510;
 pub(crate) const MAX_DELTA_NS: u64 = 0xffff_ffff;
 
 /// The tick period, `TICK_NSEC` in C.
-const TICK_PERIOD_NS: u64 =
-    (1_000_000_000 + bindings::CONFIG_HZ as u64 / 2) / bindings::CONFIG_HZ as u64;
+// CAST: a tick period is positive.
+const TICK_PERIOD_NS: u64 = TICK_PERIOD.as_nanos() as u64;
 
 /// The largest `min_delta_ns` the driver accepts: one tick period.
 pub(crate) const MAX_MIN_DELTA_NS: u64 = TICK_PERIOD_NS;
@@ -565,7 +565,7 @@ impl XenTimer {
     /// The probe of a CPU before its device is registered: the C driver stopped the vCPU's
     /// periodic timer at boot, so this changes nothing, but a refusal shows that Xen will not
     /// let the driver program this vCPU's timers (FreeBSD's driver uses the same test).
-    fn probe(&self) -> Result {
+    pub(crate) fn probe(&self) -> Result {
         self.stop_periodic()
     }
 
@@ -589,14 +589,17 @@ impl XenTimer {
 
     /// Arms the one-shot timer at `deadline`: through `VCPUOP_set_singleshot_timer`, or, if Xen
     /// refuses it, through `set_timer_op`, which programs the same timer.
-    fn arm(&self, deadline: u64) -> Result {
+    fn arm(&self, on: &DeviceCpu<'_>, deadline: u64) -> Result {
         if self
-            .counted(TimerCall::SetSingleshot, self.vcpu.set_singleshot(deadline))
+            .counted(
+                TimerCall::SetSingleshot,
+                VcpuTimer::set_singleshot(on, deadline),
+            )
             .is_ok()
         {
             return Ok(());
         }
-        self.counted(TimerCall::SetTimerOp, self.vcpu.set_timer_op(deadline))?;
+        self.counted(TimerCall::SetTimerOp, VcpuTimer::set_timer_op(on, deadline))?;
         self.stats.timer_op_fallbacks.add(1);
         Ok(())
     }
@@ -609,16 +612,16 @@ impl XenTimer {
         }
     }
 
-    fn stop(&self) {
+    fn stop(&self, on: &DeviceCpu<'_>) {
         self.periodic.store(false, Relaxed);
         self.backstop.store(false, Relaxed);
         self.deadline.store(0, Relaxed);
         // A timer that could not be stopped only brings an early event; the failure is counted.
-        let _ = self.counted(TimerCall::StopSingleshot, self.vcpu.stop_singleshot());
+        let _ = self.counted(TimerCall::StopSingleshot, VcpuTimer::stop_singleshot(on));
         let _ = self.stop_periodic();
     }
 
-    fn periodic_event(&self, tick: &TickHandler<'_>) {
+    fn periodic_event(&self, event: &Event<'_>) {
         let now = xen_rs_read();
         self.drift.on_event(now);
         let first_due = self.next_tick.load(Relaxed);
@@ -633,19 +636,19 @@ impl XenTimer {
         // woken for the next tick. If a handler leaves the periodic state, the tick core
         // reprograms or stops the timer itself. Should Xen refuse both one-shot interfaces,
         // the periodic timer still brings the ticks while the vCPU runs.
-        let _ = self.arm(next);
+        let _ = self.arm(event.cpu(), next);
         let run = due.min(MAX_CATCH_UP_TICKS);
         self.stats.dropped_ticks.add(due - run);
         for _ in 0..run {
             if !self.periodic.load(Relaxed) {
                 break;
             }
-            tick.run();
+            event.run_tick_handler();
             self.stats.ticks.add(1);
         }
     }
 
-    fn oneshot_event(&self, tick: &TickHandler<'_>, n: u64) {
+    fn oneshot_event(&self, event: &Event<'_>, n: u64) {
         let deadline = self.deadline.xchg(0, Relaxed);
         self.after_event.store(deadline != 0, Relaxed);
         match deadline {
@@ -662,13 +665,21 @@ impl XenTimer {
                 self.drift.on_event(deadline);
             }
         }
-        tick.run();
+        event.run_tick_handler();
         self.stats.ticks.add(1);
     }
 }
 
-impl ClockEventOps for XenTimer {
-    fn set_next_event(&self, delta_ns: u64, expiry_ns: u64) -> Result {
+#[vtable]
+impl clockevents::Operations for XenTimer {
+    fn set_next_event(
+        &self,
+        cpu: &DeviceCpu<'_>,
+        delta: Delta,
+        expiry: Instant<Monotonic>,
+    ) -> Result {
+        // CAST: the tick core's delays and expiries are never negative.
+        let (delta_ns, expiry_ns) = (delta.as_nanos() as u64, expiry.as_nanos() as u64);
         // Loads and stores: no locked instruction for a statistic.
         if self.after_event.load(Relaxed) {
             self.after_event.store(false, Relaxed);
@@ -698,7 +709,7 @@ impl ClockEventOps for XenTimer {
         };
         self.deadline.store(deadline, Relaxed);
         self.stats.programmed.add(1);
-        match self.arm(deadline) {
+        match self.arm(cpu, deadline) {
             Ok(()) => {
                 self.stop_backstop();
                 Ok(())
@@ -717,12 +728,12 @@ impl ClockEventOps for XenTimer {
         }
     }
 
-    fn set_state_shutdown(&self) -> Result {
-        self.stop();
+    fn set_state_shutdown(&self, cpu: &DeviceCpu<'_>) -> Result {
+        self.stop(cpu);
         Ok(())
     }
 
-    fn set_state_oneshot(&self) -> Result {
+    fn set_state_oneshot(&self, _cpu: &DeviceCpu<'_>) -> Result {
         self.periodic.store(false, Relaxed);
         self.backstop.store(false, Relaxed);
         // The tick core enters this state again after each `ONESHOT_STOPPED`; unlike the C
@@ -734,16 +745,16 @@ impl ClockEventOps for XenTimer {
         Ok(())
     }
 
-    fn set_state_periodic(&self) -> Result {
+    fn set_state_periodic(&self, cpu: &DeviceCpu<'_>) -> Result {
         // A one-shot event still armed only comes early: `periodic_event` finds no tick due.
-        let _ = self.counted(TimerCall::StopSingleshot, self.vcpu.stop_singleshot());
+        let _ = self.counted(TimerCall::StopSingleshot, VcpuTimer::stop_singleshot(cpu));
         let next = xen_rs_read().saturating_add(TICK_PERIOD_NS);
         self.next_tick.store(next, Relaxed);
         self.backstop.store(false, Relaxed);
         self.periodic.store(true, Relaxed);
         let periodic = self.start_periodic();
         // Either timer alone keeps the tick going (see the module documentation).
-        match (periodic, self.arm(next)) {
+        match (periodic, self.arm(cpu, next)) {
             (Err(e), Err(_)) => {
                 self.stats.unarmed.add(1);
                 Err(e)
@@ -752,18 +763,18 @@ impl ClockEventOps for XenTimer {
         }
     }
 
-    fn set_state_oneshot_stopped(&self) -> Result {
+    fn set_state_oneshot_stopped(&self, cpu: &DeviceCpu<'_>) -> Result {
         self.stop_backstop();
         // Mostly entered from the handler of the event that consumed the deadline: then nothing
         // is armed, and the hypercall is saved. A deadline still armed would only bring a stray
         // event.
         if self.deadline.xchg(0, Relaxed) != 0 {
-            let _ = self.counted(TimerCall::StopSingleshot, self.vcpu.stop_singleshot());
+            let _ = self.counted(TimerCall::StopSingleshot, VcpuTimer::stop_singleshot(cpu));
         }
         Ok(())
     }
 
-    fn tick_resume(&self) -> Result {
+    fn tick_resume(&self, _cpu: &DeviceCpu<'_>) -> Result {
         self.drift.on_resume();
         // As the C driver's `xen_timer_resume()`: no periodic timer survives a resume. What
         // Xen runs after a restore is not known, so the timer is stopped in any case.
@@ -773,14 +784,17 @@ impl ClockEventOps for XenTimer {
         let _ = self.stop_periodic();
         Ok(())
     }
+}
 
-    fn event(&self, tick: &TickHandler<'_>) {
+impl XenTimer {
+    /// Handles a timer event of the device: runs the tick core's handler for the ticks due.
+    pub(crate) fn event(&self, event: &Event<'_>) {
         let n = self.stats.events.get();
         self.stats.events.add(1);
         if self.periodic.load(Relaxed) {
-            self.periodic_event(tick);
+            self.periodic_event(event);
         } else {
-            self.oneshot_event(tick, n);
+            self.oneshot_event(event, n);
         }
     }
 }
@@ -794,7 +808,7 @@ pub(crate) struct Settings {
 
 /// The devices of all CPUs: what the timer event hook and the CPU hotplug states work on.
 pub(crate) struct XenClockEvents {
-    devices: PerCpuClockEvents<XenTimer>,
+    pub(crate) devices: PerCpuDevices<XenTimer>,
     drift: Arc<DriftMonitor>,
     sampling: Arc<LatenessSampling>,
     policy: Policy,
@@ -852,14 +866,14 @@ impl XenClockEvents {
 
     /// Sets up (without registering) a device for each possible CPU.
     pub(crate) fn new(settings: Settings, module: &'static ThisModule) -> Result<Self> {
-        let config = ClockEventConfig {
+        // CAST: both limits are far below `i64::MAX` (checked by `probe`, and constant).
+        let config = clockevents::Config {
             name: NAME,
             rating: RATING,
-            periodic: true,
+            min_delta: Delta::from_nanos(settings.min_delta_ns as i64),
+            max_delta: Delta::from_nanos(MAX_DELTA_NS as i64),
             // The vCPU timer is also the C `xen` device's.
             tick_only: true,
-            min_delta_ns: settings.min_delta_ns,
-            max_delta_ns: MAX_DELTA_NS,
         };
         let drift = Arc::pin_init(DriftMonitor::new(), GFP_KERNEL)?;
         let sampling = Arc::new(
@@ -869,7 +883,7 @@ impl XenClockEvents {
             GFP_KERNEL,
         )?;
         let policy = settings.policy;
-        let devices = PerCpuClockEvents::new(
+        let devices = PerCpuDevices::new(
             config,
             |cpu| XenTimer::new(cpu, policy, drift.clone(), sampling.clone()),
             module,
@@ -880,50 +894,6 @@ impl XenClockEvents {
             sampling,
             policy,
         })
-    }
-}
-
-impl TimerEventHandler for XenClockEvents {
-    fn timer_event(&self, irq_off: &LocalInterruptDisabled) -> bool {
-        self.devices.deliver(irq_off)
-    }
-}
-
-#[vtable]
-impl hotplug::Operations for XenClockEvents {
-    /// Never fails: a CPU whose probe fails keeps the C device, and a failure here would make
-    /// the hotplug core undo the CPUs set up before, which may no longer be possible (see
-    /// [`PerCpuClockEvents`]).
-    fn online(&self, cpu: CpuId) -> Result {
-        let Some(timer) = self.devices.ops(cpu) else {
-            return Ok(());
-        };
-        if let Err(e) = timer.probe() {
-            pr_warn!(
-                "CPU {}: Xen refused VCPUOP_stop_periodic_timer ({e:?}): its tick stays with \
-                 the xen device\n",
-                cpu.as_u32()
-            );
-            return Ok(());
-        }
-        if let Err(e) = self.devices.register(cpu) {
-            pr_err!("CPU {}: could not register xen-rs: {e:?}\n", cpu.as_u32());
-        }
-        Ok(())
-    }
-
-    fn offline(&self, cpu: CpuId) {
-        if self.devices.unregister(cpu).is_err() {
-            pr_notice!(
-                "CPU {}: no other clock event device to take the tick; xen-rs keeps it until \
-                 the CPU is down\n",
-                cpu.as_u32()
-            );
-        }
-    }
-
-    fn dead(&self, cpu: &DeadCpu<'_>) {
-        self.devices.forget(cpu);
     }
 }
 

@@ -4,8 +4,8 @@
 //!
 //! The pvclock record of the current vCPU, read with volatile loads because Xen rewrites it at
 //! any time; the C reference read, for cross-checks; the vCPU timer hypercalls; and the hook
-//! through which the vCPU timer events reach the driver. With `tick_bridge.rs` this file holds
-//! all of the driver's `unsafe` code.
+//! through which the vCPU timer events reach the driver. This file holds all of the driver's
+//! `unsafe` code.
 //!
 //! C headers: [arch/x86/include/asm/pvclock-abi.h](srctree/arch/x86/include/asm/pvclock-abi.h),
 //! [include/xen/xen-ops.h](srctree/include/xen/xen-ops.h),
@@ -38,6 +38,7 @@ use kernel::{
     interrupt::LocalInterruptDisabled,
     prelude::*,
     sync::Arc,
+    time::clockevents::DeviceCpu,
     types::Opaque, //
 };
 
@@ -243,10 +244,9 @@ impl TimerCall {
 
 /// The timer of the vCPU that runs one Linux CPU, programmed with `VCPUOP_*` hypercalls.
 ///
-/// Xen only lets a vCPU program its own one-shot timer, so these methods must be called on
-/// `cpu`, which is where the tick core calls a per-CPU clock event device. A call from another
-/// CPU fails with `EINVAL` (from Xen, or from [`VcpuTimer::set_timer_op`], whose hypercall
-/// names no vCPU); it is not unsound.
+/// Xen only lets a vCPU program its own one-shot timer: those methods take the [`DeviceCpu`]
+/// of a clock event device callback or event, which proves that they run on the CPU, and
+/// program that CPU's vCPU. The periodic timer may be programmed from any CPU.
 pub(crate) struct VcpuTimer {
     cpu: CpuId,
 }
@@ -260,25 +260,26 @@ impl VcpuTimer {
     /// # Safety
     ///
     /// `arg` must be null or point at the argument structure that `cmd` expects.
-    unsafe fn vcpu_op(&self, op: TimerCall, cmd: u32, arg: *mut c_void) -> Result {
+    unsafe fn vcpu_op(cpu: CpuId, op: TimerCall, cmd: u32, arg: *mut c_void) -> Result {
         fault_inject::check(op)?;
         // CAST: the `VCPUOP_*` numbers are small; the hypercall takes an `int`.
         let cmd = cmd as c_int;
         // SAFETY: By the safety requirements `arg` suits `cmd`; Xen checks everything else and
         // reports a bad request as an error.
-        to_result(unsafe { bindings::xen_cpu_vcpu_op(cmd, self.cpu.as_u32(), arg) })
+        to_result(unsafe { bindings::xen_cpu_vcpu_op(cmd, cpu.as_u32(), arg) })
     }
 
     /// Arms the one-shot timer at `deadline_ns`, absolute Xen system time. A deadline in the
     /// past fires at once: no `VCPU_SSHOTTMR_future` flag, so Xen never refuses it with `ETIME`.
-    pub(crate) fn set_singleshot(&self, deadline_ns: u64) -> Result {
+    pub(crate) fn set_singleshot(on: &DeviceCpu<'_>, deadline_ns: u64) -> Result {
         let mut arg = bindings::vcpu_set_singleshot_timer {
             timeout_abs_ns: deadline_ns,
             flags: 0,
         };
         // SAFETY: `arg` is the argument of `VCPUOP_set_singleshot_timer`.
         unsafe {
-            self.vcpu_op(
+            Self::vcpu_op(
+                on.id(),
                 TimerCall::SetSingleshot,
                 bindings::VCPUOP_set_singleshot_timer,
                 (&raw mut arg).cast(),
@@ -288,11 +289,8 @@ impl VcpuTimer {
 
     /// Arms the same one-shot timer through the older `set_timer_op` hypercall, which Xen has
     /// kept for guests that predate `VCPUOP`: the fallback when `set_singleshot` fails.
-    pub(crate) fn set_timer_op(&self, deadline_ns: u64) -> Result {
-        // The hypercall programs the calling vCPU's timer, whichever that is.
-        if CpuId::current() != self.cpu {
-            return Err(EINVAL);
-        }
+    pub(crate) fn set_timer_op(_on: &DeviceCpu<'_>, deadline_ns: u64) -> Result {
+        // The hypercall programs the calling vCPU's timer: `_on` shows it is the device's.
         fault_inject::check(TimerCall::SetTimerOp)?;
         // Xen reads 0 as "stop the timer"; no deadline the driver computes is 0.
         // SAFETY: The hypercall takes a plain value and only programs the calling vCPU's timer.
@@ -300,10 +298,11 @@ impl VcpuTimer {
     }
 
     /// Disarms the one-shot timer.
-    pub(crate) fn stop_singleshot(&self) -> Result {
+    pub(crate) fn stop_singleshot(on: &DeviceCpu<'_>) -> Result {
         // SAFETY: `VCPUOP_stop_singleshot_timer` takes no argument.
         unsafe {
-            self.vcpu_op(
+            Self::vcpu_op(
+                on.id(),
                 TimerCall::StopSingleshot,
                 bindings::VCPUOP_stop_singleshot_timer,
                 ptr::null_mut(),
@@ -316,7 +315,8 @@ impl VcpuTimer {
         let mut arg = bindings::vcpu_set_periodic_timer { period_ns };
         // SAFETY: `arg` is the argument of `VCPUOP_set_periodic_timer`.
         unsafe {
-            self.vcpu_op(
+            Self::vcpu_op(
+                self.cpu,
                 TimerCall::SetPeriodic,
                 bindings::VCPUOP_set_periodic_timer,
                 (&raw mut arg).cast(),
@@ -328,7 +328,8 @@ impl VcpuTimer {
     pub(crate) fn stop_periodic(&self) -> Result {
         // SAFETY: `VCPUOP_stop_periodic_timer` takes no argument.
         unsafe {
-            self.vcpu_op(
+            Self::vcpu_op(
+                self.cpu,
                 TimerCall::StopPeriodic,
                 bindings::VCPUOP_stop_periodic_timer,
                 ptr::null_mut(),

@@ -201,7 +201,7 @@ t_kunit_pvclock() {
 # The kernel crate's doctests, which KUnit ran at boot (the built-in kernel has
 # CONFIG_RUST_KERNEL_DOCTESTS): all passed, those of the series' abstractions among them.
 # DOCTEST_MODULES: MODULE:N, each module of rust/kernel/ whose N doctests must all pass.
-DOCTEST_MODULES="time/clocksource:2 cpu/hotplug:1"
+DOCTEST_MODULES="time/clocksource:2 time/clockevents:2 cpu/hotplug:1"
 t_kunit_rust_doctests() {
 	[ -e /xc/builtin ] || { SKIP_REASON="doctests are built only into the built-in kernel"; return 4; }
 	r=/sys/kernel/debug/kunit/rust_doctests_kernel/results

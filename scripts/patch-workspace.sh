@@ -5,7 +5,8 @@
 # series. It holds the pristine 7.3 versions of the files the series touches
 # (plus any FILE named), with patches/*.patch applied on top by `git am`.
 # Edit, commit (or `git commit --fixup` and rebase), then regenerate with
-#   git -C "$W" format-patch -o "$REPO/patches" --base=root <first>^..HEAD
+#   rm "$REPO"/patches/*.patch; git -C "$W" format-patch --zero-commit -o "$REPO/patches" base..HEAD
+# (--zero-commit: the headers do not change with every rebase).
 # The repository is at ~/.cache/xen-clock/patchwork.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
