@@ -459,6 +459,7 @@ fn div_round(num: i64, den: i64) -> Option<i64> {
 }
 
 /// One known-answer case for [`Rate::to_xen`].
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateVector {
     /// Drift given to [`Rate::from_ppb`].
@@ -477,6 +478,7 @@ pub struct RateVector {
 /// Both columns were computed with Python's integers outside this code: `expected` by the
 /// fixed-point recipe of [`Rate`] (`frac` = `|ppb| 2^64 / 10^9`, rounded down for positive
 /// drift and up for negative, then `k ± (k frac >> 64)`), `exact` by exact rational arithmetic.
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 pub const RATE_VECTORS: &[RateVector] = &[
     RateVector {
         ppb: 0,
@@ -679,6 +681,7 @@ pub const RATE_VECTORS: &[RateVector] = &[
 ];
 
 /// One known-answer case for [`deadline`].
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeadlineVector {
     /// The policy.
@@ -699,6 +702,7 @@ pub struct DeadlineVector {
 
 /// Known-answer cases for [`deadline`], shared by the host tests and KUnit (computed by hand or
 /// with Python's integers).
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 pub const DEADLINE_VECTORS: &[DeadlineVector] = &[
     DeadlineVector {
         policy: Policy::Delta,
@@ -847,9 +851,11 @@ pub const DEADLINE_VECTORS: &[DeadlineVector] = &[
 ];
 
 /// The window of the estimators that [`ESTIMATE_VECTORS`] are fed to.
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 pub const ESTIMATE_VECTOR_WINDOW: usize = 4;
 
 /// One known-answer case for [`DriftEstimator`].
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EstimateVector {
     /// `(kernel_ns, xen_ns)` pairs, added in order to a new
@@ -866,6 +872,7 @@ pub struct EstimateVector {
 /// The expected values are the exact least-squares fit of the samples left in the window,
 /// computed with Python's `fractions` and rounded to nearest; none lies near a tie, so the
 /// estimator's rounding (see its precision) gives the same integers.
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 pub const ESTIMATE_VECTORS: &[EstimateVector] = &[
     // No sample.
     EstimateVector {

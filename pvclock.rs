@@ -242,6 +242,7 @@ pub fn lateness_bucket_floor_us(bucket: usize) -> u64 {
 }
 
 /// Known-answer cases for [`lateness_bucket`]: a lateness in nanoseconds and its bucket.
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 pub const LATENESS_VECTORS: &[(u64, usize)] = &[
     (0, 0),
     (999, 0),
@@ -259,6 +260,7 @@ pub const LATENESS_VECTORS: &[(u64, usize)] = &[
 ];
 
 /// One known-answer case for [`scale_delta`].
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScaleVector {
     /// TSC delta.
@@ -277,6 +279,7 @@ pub struct ScaleVector {
 /// outside this code. Multipliers of real TSC rates follow Xen's
 /// `set_time_scale()`: 2.5 GHz gives `(3435973836, -1)`, 3 GHz
 /// `(2863311530, -1)` and 1 GHz `(1 << 31, 1)`.
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 pub const TEST_VECTORS: &[ScaleVector] = &[
     // Zero delta.
     ScaleVector {
@@ -463,6 +466,7 @@ pub const TEST_VECTORS: &[ScaleVector] = &[
 ];
 
 /// One known-answer case for [`periodic_ticks`].
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeriodicVector {
     /// Xen time now.
@@ -476,6 +480,7 @@ pub struct PeriodicVector {
 }
 
 /// Known-answer cases for [`periodic_ticks`], shared by the host tests and KUnit.
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 pub const PERIODIC_VECTORS: &[PeriodicVector] = &[
     // Before the tick: nothing due, schedule unchanged.
     PeriodicVector {

@@ -21,6 +21,7 @@
 mod checks;
 pub mod deadline;
 pub mod pvclock;
+#[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 mod pvclock_kunit;
 mod tick_bridge;
 mod xen_clockevent;

@@ -29,7 +29,7 @@ if [ "${XC_BUILTIN:-0}" = 1 ]; then
 	grep -qx 'CONFIG_XEN_CLOCK_RUST=y' "$frag" || die "no CONFIG_XEN_CLOCK_RUST=m line in the config fragment"
 elif [ "${XC_VANILLA:-0}" = 1 ]; then
 	stage "kernel config (vanilla: no patches, no driver)"
-	grep -v '^CONFIG_XEN_CLOCK_RUST=' "$frag" >"$KOUT/xen-clock-vanilla.config"
+	grep -v '^CONFIG_XEN_CLOCK_RUST' "$frag" >"$KOUT/xen-clock-vanilla.config"
 	frag=$KOUT/xen-clock-vanilla.config
 elif [ "${XC_DEBUG:-0}" = 1 ]; then
 	stage "kernel config (debug)"
