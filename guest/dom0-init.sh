@@ -98,6 +98,14 @@ while :; do
 	now=$(date +%s)
 	if [ $((now - t0)) -ge "$DOMU_TIMEOUT" ]; then
 		verdict="domU timed out after $DOMU_TIMEOUT s"
+		# What the hung guest was doing, before it goes: its CPUs' backtraces, blocked
+		# tasks, timers and clock event devices (sysrq l, w, q, if its console still takes
+		# interrupts), and Xen's view of its vCPUs and timers (debug keys q, a).
+		say "domU hung: asking it for sysrq l w q, and Xen for debug keys q a"
+		for k in l w q; do timeout 10 xl sysrq xcdomu "$k"; sleep 2; done
+		timeout 10 xl vcpu-list xcdomu 2>&1 | sed 's/^/xc-dom0:   /'
+		timeout 10 xl debug-keys q; timeout 10 xl debug-keys a
+		sleep 3
 		timeout 20 xl destroy xcdomu
 		break
 	fi
