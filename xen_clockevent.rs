@@ -1059,7 +1059,7 @@ impl TickDevices {
                 &store_lateness_sampling,
             ),
             hook <- TimerEventHook::new(events.clone()?),
-            hotplug <- hotplug::Registration::new(
+            hotplug <- hotplug::Registration::with_dead(
                 c"clockevents/xen_clock:online",
                 c"clockevents/xen_clock:dead",
                 events?,
