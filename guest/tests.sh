@@ -511,7 +511,7 @@ t_ce_handback() {
 
 # What an admin does by hand: xen-rs written once into each CPU's unbind_device, in CPU order,
 # from this shell (the kernel unbinds each on its CPU), then rmmod. Each write must unbind
-# that CPU's device (patches/0001: the core used to take the first device of that name,
+# that CPU's device (patches/0002: the core used to take the first device of that name,
 # another CPU's).
 t_ce_unbind_once_per_cpu() {
 	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1

@@ -15,7 +15,7 @@ S=$CACHE/series-check
 src=$S/linux-7.3
 out=$S/build
 deb=$(ls "$DL/${LINUX_SOURCE_PKG}_"*.deb | head -1)
-mapfile -t series < <(ls "$REPO"/patches/*.patch)
+mapfile -t series < <(series_patches)
 
 stage "series check: ${#series[@]} patches, each built on its own"
 rm -rf "$src"

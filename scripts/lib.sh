@@ -54,4 +54,6 @@ die() {
 
 # stamp_ok NAME KEY: true when stage NAME was completed with the same KEY.
 stamp_ok() { [ -f "$CACHE/stamps/$1" ] && [ "$(cat "$CACHE/stamps/$1")" = "$2" ]; }
+# The patch series in order, without its cover letter (0000-cover-letter.patch).
+series_patches() { ls "$REPO"/patches/[0-9]*.patch 2>/dev/null | grep -v '/0000-cover-letter\.patch$' || true; }
 stamp_set() { mkdir -p "$CACHE/stamps"; printf '%s' "$2" >"$CACHE/stamps/$1"; }

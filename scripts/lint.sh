@@ -25,7 +25,7 @@ echo "TAP version 13"
 echo "1..6"
 rs=$(cd "$REPO" && git ls-files '*.rs' ':!:host/*')
 # The Rust files of the kernel tree that the series adds or changes.
-series_rs=$(cat "$REPO"/patches/*.patch | sed -n 's|^+++ b/\(rust/.*\.rs\)$|\1|p' | sort -u)
+series_rs=$(series_patches | xargs cat | sed -n 's|^+++ b/\(rust/.*\.rs\)$|\1|p' | sort -u)
 
 out=$(cd "$KSRC" && rustfmt --check --config-path .rustfmt.toml --edition 2021 \
 	$(printf "$REPO/%s " $rs) $series_rs 2>&1)
@@ -73,7 +73,7 @@ mine=$(printf '%s\n' "$out" | grep -A3 '^warning\|^error' | grep -F -f <(printf 
 result $rc "make rustdoc (the kernel crate; the series' files: $(echo $series_rs | wc -w))"
 
 rc=0
-for p in "$REPO"/patches/*.patch; do
+for p in $(series_patches); do
 	out=$(cd "$KSRC" && perl scripts/checkpatch.pl --strict --no-tree -q "$p" 2>&1)
 	# A new file in rust/helpers/ is covered by the RUST entry of MAINTAINERS; --no-tree
 	# cannot know that.
@@ -84,7 +84,7 @@ for p in "$REPO"/patches/*.patch; do
 		printf '%s\n' "$(basename "$p")" "$out" | sed 's/^/# /'
 	fi
 done
-result $rc "checkpatch --strict ($(ls "$REPO"/patches/*.patch | wc -l) patches)"
+result $rc "checkpatch --strict ($(series_patches | wc -l) patches)"
 
 # Sphinx on Documentation/, with a minimal conf.py and an index of its own: the kernel's
 # Documentation/conf.py needs the whole tree's extensions, which these files do not use.

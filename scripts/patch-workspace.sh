@@ -5,8 +5,8 @@
 # series. It holds the pristine 7.3 versions of the files the series touches
 # (plus any FILE named), with patches/*.patch applied on top by `git am`.
 # Edit, commit (or `git commit --fixup` and rebase), then regenerate with
-#   rm "$REPO"/patches/*.patch; git -C "$W" format-patch --zero-commit -o "$REPO/patches" base..HEAD
-# (--zero-commit: the headers do not change with every rebase).
+#   bash scripts/format-series.sh
+# (with --zero-commit, so that the headers do not change with every rebase).
 # The repository is at ~/.cache/xen-clock/patchwork.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -14,8 +14,7 @@ set -euo pipefail
 W=$CACHE/patchwork
 deb=$(ls "$DL/${LINUX_SOURCE_PKG}_"*.deb | head -1)
 files=("$@")
-for p in "$REPO"/patches/*.patch; do
-	[ -e "$p" ] || continue
+for p in $(series_patches); do
 	while read -r f; do files+=("$f"); done < <(grep '^+++ b/' "$p" | sed 's|^+++ b/||')
 done
 mapfile -t files < <(printf '%s\n' "${files[@]}" | sort -u)
@@ -34,8 +33,8 @@ git config user.email "xen-clock@example.org"
 git add -A
 git commit -qm "Linux $LINUX_SOURCE_VER (the files the series touches)"
 git tag base
-for p in "$REPO"/patches/*.patch; do
-	[ -e "$p" ] && git am -q "$p"
+for p in $(series_patches); do
+	git am -q "$p"
 done
 git log --oneline | sed 's/^/    /'
 echo "workspace: $W"

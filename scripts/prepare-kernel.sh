@@ -12,7 +12,7 @@ stage "kernel tree $LINUX_SOURCE_VER"
 deb=$(ls "$DL/${LINUX_SOURCE_PKG}_"*.deb 2>/dev/null | head -1 || true)
 [ -n "$deb" ] || die "no $LINUX_SOURCE_PKG package in $DL: run scripts/setup-host.sh"
 
-series_key() { { cat "$REPO"/patches/*.patch 2>/dev/null || true; } | sha256sum | cut -c1-16; }
+series_key() { series_patches | xargs -r cat | sha256sum | cut -c1-16; }
 
 extract() {
 	note "extracting $(basename "$deb") into $KSRC (about 1 minute)"
@@ -54,8 +54,7 @@ if ! stamp_ok series "$want"; then
 		fi
 		rm -f "$p"
 	done
-	for p in "$REPO"/patches/*.patch; do
-		[ -e "$p" ] || continue
+	for p in $(series_patches); do
 		note "applying $(basename "$p")"
 		patch -s -p1 --forward -d "$KSRC" <"$p" || die "$(basename "$p") does not apply to $LINUX_SOURCE_VER"
 		cp "$p" "$KSRC/.xen-clock-applied/"

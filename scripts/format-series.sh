@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# format-series.sh: writes patches/ anew from the patch workspace
+# (scripts/patch-workspace.sh), cover letter included. The cover letter's
+# subject, date and text are kept from the current
+# patches/0000-cover-letter.patch; its shortlog and diffstat are made anew.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+W=$CACHE/patchwork
+cover=$REPO/patches/0000-cover-letter.patch
+[ -d "$W/.git" ] || die "no patch workspace at $W: run scripts/patch-workspace.sh"
+old=$(mktemp)
+if [ -f "$cover" ]; then cp "$cover" "$old"; fi
+rm -f "$REPO"/patches/*.patch
+git -C "$W" format-patch -q --zero-commit --cover-letter -o "$REPO/patches" base..HEAD
+python3 - "$old" "$cover" <<'PY'
+import re, sys
+old_path, new_path = sys.argv[1:]
+new = open(new_path).read()
+try:
+    old = open(old_path).read()
+except OSError:
+    old = ""
+head, sep, _ = old.partition("\n\n")
+m_subject = re.search(r"^Subject: \[PATCH [0-9]+/[0-9]+\] (.*(?:\n .*)*)", head, re.M)
+m_date = re.search(r"^Date: .*$", head, re.M)
+if m_subject and "*** SUBJECT HERE ***" not in m_subject.group(1):
+    new = new.replace("*** SUBJECT HERE ***", m_subject.group(1), 1)
+    new = re.sub(r"^Date: .*$", lambda _: m_date.group(0), new, count=1, flags=re.M)
+    # The text: from the blank line after the headers to the shortlog's first line.
+    body = old.split("\n\n", 1)[1]
+    m_short = re.search(r"^\S.* \([0-9]+\):$", body, re.M)
+    blurb = body[: m_short.start()].rstrip("\n") if m_short else ""
+    new = new.replace("*** BLURB HERE ***", blurb, 1)
+open(new_path, "w").write(new)
+PY
+rm -f "$old"
+git -C "$REPO" status --short patches
