@@ -1,16 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0
-#
-# This Makefile has two readers. Inside the kernel tree (this directory is
-# drivers/clocksource/xen/), Kbuild reads the first half. From a checkout of
-# the repository, `make run`, `make check` and `make bench` drive the harness
-# in scripts/, which builds a kernel around this directory and boots it as a
-# Xen guest under QEMU.
-
-ifneq ($(KBUILD_EXTMOD)$(obj),)
 
 obj-$(CONFIG_XEN_CLOCK_RUST) += xen_clock.o
 
-else
+# --- the harness: not part of the driver's Makefile in the kernel tree ---
+#
+# Everything above this line is the driver's Makefile in the kernel tree
+# (drivers/clocksource/xen/), and all the series' driver patch carries of it
+# (scripts/lib.sh, driver_tree). Below, for a checkout of the repository:
+# `make run`, `make check` and `make bench` drive the harness in scripts/,
+# which builds a kernel around this directory and boots it as a Xen guest
+# under QEMU. Kbuild, which also reads this file, skips it.
+
+ifeq ($(KBUILD_EXTMOD)$(obj),)
 
 .PHONY: all setup kernel run check check-pvh bench soak host-test series-check clean-results help
 

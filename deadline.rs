@@ -217,9 +217,9 @@ pub const MAX_WINDOW: usize = 64;
 /// - `n u <= 2^46`, and `Σu`, `|Σv| <= 2^46`: 64 bits suffice;
 /// - each `(n u) u` and `(n u) |v|` is at most 2^86; their sums, `(Σu)²` and `Σu |Σv|` at most
 ///   2^92, `S_uv` at most 2^93: far inside 128 bits;
-/// - by Cauchy-Schwarz `|slope| <= sqrt(Σ(v - v̄)² / Σ(u - ū)²) <= sqrt(2^6 2^80 / (10^12 / 2))
-///   < 2^24` (two samples at least 1 ms apart make `Σ(u - ū)² >= 10^12 / 2`), so the 64.64
-///   quotient is below 2^88 and `drift_ppb` below 2^54;
+/// - by Cauchy-Schwarz `|slope| <= sqrt(D_v / D_u)`, where `D_v = Σ(v - v̄)² <= 2^6 2^80`
+///   and `D_u = Σ(u - ū)² >= 10^12 / 2` (two samples at least 1 ms apart), so
+///   `|slope| < 2^24`, the 64.64 quotient is below 2^88 and `drift_ppb` below 2^54;
 /// - the intercept is a least-squares fitted value, a combination of the `v` whose coefficients'
 ///   squares sum to at most 1, so it is at most `√n 2^40 = 2^43`, and
 ///   `|slope Σu| = |Σv - n intercept| < 2^50`: 64 bits suffice again.
@@ -379,7 +379,8 @@ impl<const N: usize> DriftEstimator<N> {
             ppb.wrapping_neg()
         };
 
-        // Intercept at u = 0 (the newest sample): (Σv - slope_v Σu) / n, with slope_v = S_uv/S_uu.
+        // Intercept at u = 0 (the newest sample): (Σv - slope_v Σu) / n,
+        // with slope_v = S_uv/S_uu.
         let slope_sum_u = wide(slope_int, sum_u).checked_add(round_frac64(slope_frac, sum_u))?;
         let slope_sum_u = i64::try_from(slope_sum_u).ok()?;
         let slope_sum_u = if s_uv_negative {

@@ -62,19 +62,25 @@ macro_rules! xen_clock_module {
             params: {
                 prefer: bool {
                     default: false,
-                    description: "Rate xen-rs above the C xen and tsc clocksources, so time keeping uses it",
+                    description: "Rate xen-rs above the C xen and tsc clocksources, \
+                        so time keeping uses it",
                 },
                 clockevents: bool {
                     default: true,
-                    description: "Register the xen-rs clock event devices (false: the clocksource only)",
+                    description: "Register the xen-rs clock event devices \
+                        (false: the clocksource only)",
                 },
                 deadline: DeadlineParam {
                     default: DeadlineParam(deadline::Policy::Delta),
-                    description: "How a one-shot deadline is made: delta (Xen time now + delta, as the C driver; the default), absolute (the tick core's expiry + the clocks' offset at load), compensated (Xen time now + delta scaled by the measured drift)",
+                    description: "How a one-shot deadline is made: \
+                        delta (Xen time now + delta, as the C driver; the default), \
+                        absolute (the tick core's expiry + the clocks' offset at load), \
+                        compensated (Xen time now + delta scaled by the measured drift)",
                 },
                 min_delta_ns: u64 {
                     default: 1,
-                    description: "Shortest delay of a one-shot event in ns, from 1 to one tick period (timer slop); 1 as in the C driver",
+                    description: "Shortest delay of a one-shot event in ns, \
+                        from 1 to one tick period (timer slop); 1 as in the C driver",
                 },
                 $($test_params)*
             },
@@ -89,11 +95,13 @@ xen_clock_module!();
 xen_clock_module! {
     fail_stop_periodic: u32 {
         default: 0,
-        description: "Test only: fail the first N VCPUOP_stop_periodic_timer calls (the probe at load is the first)",
+        description: "Test only: fail the first N VCPUOP_stop_periodic_timer calls \
+            (the probe at load is the first)",
     },
     fake_no_vcpuop_timer: bool {
         default: false,
-        description: "Test only: probe as if the tick did not run on the VCPUOP timer (an HVM guest without the vector callback)",
+        description: "Test only: probe as if the tick did not run on the VCPUOP timer \
+            (an HVM guest without the vector callback)",
     },
     fake_no_safe_pvclock: bool {
         default: false,
@@ -227,7 +235,10 @@ fn probe() -> Result<Probed> {
     }
     let guest = Guest::get();
     if !guest.pvclock_usable {
-        pr_err!("Xen offers no pvclock that is safe to read in this HVM guest (no XENFEAT_hvm_safe_pvclock)\n");
+        pr_err!(
+            "Xen offers no pvclock that is safe to read in this HVM guest \
+             (no XENFEAT_hvm_safe_pvclock)\n"
+        );
         return Err(ENODEV);
     }
     let clockevents = if module_parameters::clockevents.value() {

@@ -3,9 +3,9 @@
 #
 # check-series.sh: every prefix of the patch series builds (the series is
 # bisectable). A separate tree in the cache gets the patches one at a time
-# and is rebuilt after each, with the guest config; the driver itself
-# (XEN_CLOCK_RUST) is built only once the whole series is in, since it
-# needs all of it. Prints TAP, one result per patch. Slow: about 15 minutes
+# and is rebuilt after each, with the guest config; the driver
+# (XEN_CLOCK_RUST) is built from its own patch on, from the files in that
+# patch, not from this repository. Prints TAP, one result per patch. Slow: about 15 minutes
 # cold on 2 cores, so it is `make series-check`, not part of `make check`.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -34,12 +34,9 @@ for p in "${series[@]}"; do
 		echo "not ok $i - $name # does not apply"
 		continue
 	fi
-	if [ "$i" = 1 ]; then
-		# The directory the first patch hooks in is this repository.
-		ln -sfn "$REPO" "$src/drivers/clocksource/xen"
-	fi
+	# The driver is built from the prefix that adds it on, from the patch's own files.
 	val=n
-	[ "$i" = "${#series[@]}" ] && val=m
+	[ -f "$src/$DRIVER_DIR/Kconfig" ] && val=m
 	sed -i "s/^CONFIG_XEN_CLOCK_RUST=.*/CONFIG_XEN_CLOCK_RUST=$val/; s/^# CONFIG_XEN_CLOCK_RUST is not set/CONFIG_XEN_CLOCK_RUST=$val/" "$out/.config"
 	t=$(date +%s)
 	if make -s -C "$src" O="$out" LLVM="$LLVM_SUFFIX" olddefconfig >/dev/null &&

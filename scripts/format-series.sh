@@ -2,15 +2,31 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # format-series.sh: writes patches/ anew from the patch workspace
-# (scripts/patch-workspace.sh), cover letter included. The cover letter's
-# subject, date and text are kept from the current
-# patches/0000-cover-letter.patch; its shortlog and diffstat are made anew.
+# (scripts/patch-workspace.sh), cover letter included. First the driver's
+# patch in the workspace gets this repository's driver files, as they are
+# now (driver_tree in lib.sh). The cover letter's subject, date and text are
+# kept from the current patches/0000-cover-letter.patch; its shortlog and
+# diffstat are made anew.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 W=$CACHE/patchwork
 cover=$REPO/patches/0000-cover-letter.patch
 [ -d "$W/.git" ] || die "no patch workspace at $W: run scripts/patch-workspace.sh"
+[ -z "$(git -C "$W" status --porcelain -- . ":!$DRIVER_DIR")" ] ||
+	die "the workspace has changes not committed: commit them first"
+drv=$(git -C "$W" log --format='%H %s' base..HEAD |
+	awk -v s="$DRIVER_PATCH_SUBJECT" 'substr($0, 42) == s { print $1 }')
+[ -n "$drv" ] || die "no commit '$DRIVER_PATCH_SUBJECT' in the workspace"
+rm -rf "${W:?}/$DRIVER_DIR"
+driver_tree "$W/$DRIVER_DIR"
+if [ -n "$(git -C "$W" status --porcelain -- "$DRIVER_DIR")" ]; then
+	note "the driver's files changed: amending '$DRIVER_PATCH_SUBJECT'"
+	git -C "$W" add -A -- "$DRIVER_DIR"
+	git -C "$W" commit -q --fixup="$drv"
+	GIT_SEQUENCE_EDITOR=: git -C "$W" rebase -q -i --autosquash base
+fi
+
 old=$(mktemp)
 if [ -f "$cover" ]; then cp "$cover" "$old"; fi
 rm -f "$REPO"/patches/*.patch

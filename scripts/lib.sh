@@ -54,6 +54,26 @@ die() {
 
 # stamp_ok NAME KEY: true when stage NAME was completed with the same KEY.
 stamp_ok() { [ -f "$CACHE/stamps/$1" ] && [ "$(cat "$CACHE/stamps/$1")" = "$2" ]; }
+# The subject of the series' patch that adds the driver (its files are made by driver_tree).
+DRIVER_PATCH_SUBJECT="clocksource: Add a Rust Xen guest clock"
+# The driver's directory in the kernel tree, as the series' driver patch adds it.
+DRIVER_DIR=drivers/clocksource/xen
+
+# driver_tree DIR: writes the driver's files as the kernel tree has them into DIR: Kconfig
+# and the Rust files of this repository (as committed or staged, with their current content),
+# and of its Makefile the part above the harness's marker line.
+driver_tree() {
+	mkdir -p "$1"
+	(cd "$REPO" && git ls-files Kconfig ':(glob)*.rs') | while read -r f; do cp "$REPO/$f" "$1/$f"; done
+	sed '/^# --- the harness/,$d' "$REPO/Makefile" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >"$1/Makefile"
+}
+
+# without_driver_files: a patch on stdin without the parts that write $DRIVER_DIR/, which in
+# the harness's tree is a link to this repository.
+without_driver_files() {
+	awk -v dir="a/$DRIVER_DIR/" '/^diff --git / { skip = (index($3, dir) == 1) } /^-- $/ { skip = 0 } !skip'
+}
+
 # The patch series in order, without its cover letter (0000-cover-letter.patch).
 series_patches() { ls "$REPO"/patches/[0-9]*.patch 2>/dev/null | grep -v '/0000-cover-letter\.patch$' || true; }
 stamp_set() { mkdir -p "$CACHE/stamps"; printf '%s' "$2" >"$CACHE/stamps/$1"; }

@@ -22,7 +22,7 @@ result() {
 	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
 }
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 rs=$(cd "$REPO" && git ls-files '*.rs' ':!:host/*')
 # The Rust files of the kernel tree that the series adds or changes.
 series_rs=$(series_patches | xargs cat | sed -n 's|^+++ b/\(rust/.*\.rs\)$|\1|p' | sort -u)
@@ -85,6 +85,25 @@ for p in $(series_patches); do
 	fi
 done
 result $rc "checkpatch --strict ($(series_patches | wc -l) patches)"
+
+# The series' driver patch must carry the driver as this repository has it
+# (scripts/format-series.sh writes it).
+rc=0
+drv=$(grep -l -x "Subject: \[PATCH [0-9/]*\] $DRIVER_PATCH_SUBJECT" $(series_patches) | head -1)
+t=$(mktemp -d)
+if [ -z "$drv" ]; then
+	rc=1
+	echo "# no patch '$DRIVER_PATCH_SUBJECT' in patches/"
+elif ! (cd "$t" && git init -q && git apply --include="$DRIVER_DIR/*" "$drv"); then
+	rc=1
+	echo "# $(basename "$drv") does not apply to an empty tree"
+else
+	driver_tree "$t/want"
+	out=$(diff -r "$t/$DRIVER_DIR" "$t/want" 2>&1) ||
+		{ rc=1; printf '%s\n' "$out" | head -20 | sed 's/^/# /'; echo "# run scripts/format-series.sh"; }
+fi
+rm -rf "$t"
+result $rc "the driver patch has this repository's driver files ($(basename "${drv:-none}"))"
 
 # Sphinx on Documentation/, with a minimal conf.py and an index of its own: the kernel's
 # Documentation/conf.py needs the whole tree's extensions, which these files do not use.

@@ -12,7 +12,9 @@ stage "kernel tree $LINUX_SOURCE_VER"
 deb=$(ls "$DL/${LINUX_SOURCE_PKG}_"*.deb 2>/dev/null | head -1 || true)
 [ -n "$deb" ] || die "no $LINUX_SOURCE_PKG package in $DL: run scripts/setup-host.sh"
 
-series_key() { series_patches | xargs -r cat | sha256sum | cut -c1-16; }
+# Of the driver patch, only what it changes outside the driver's directory counts: the
+# directory is a link to this repository, so the driver's own files need no new tree.
+series_key() { series_patches | xargs -r cat | without_driver_files | sha256sum | cut -c1-16; }
 
 extract() {
 	note "extracting $(basename "$deb") into $KSRC (about 1 minute)"
@@ -56,8 +58,10 @@ if ! stamp_ok series "$want"; then
 	done
 	for p in $(series_patches); do
 		note "applying $(basename "$p")"
-		patch -s -p1 --forward -d "$KSRC" <"$p" || die "$(basename "$p") does not apply to $LINUX_SOURCE_VER"
-		cp "$p" "$KSRC/.xen-clock-applied/"
+		without_driver_files <"$p" >"$KSRC/.xen-clock-applying"
+		patch -s -p1 --forward -d "$KSRC" <"$KSRC/.xen-clock-applying" ||
+			die "$(basename "$p") does not apply to $LINUX_SOURCE_VER"
+		mv "$KSRC/.xen-clock-applying" "$KSRC/.xen-clock-applied/$(basename "$p")"
 	done
 	stamp_set series "$want"
 fi
