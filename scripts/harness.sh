@@ -50,7 +50,7 @@ else
 fi
 bash "$REPO/scripts/build-kernel.sh"
 if [ "$mode" = check ] || [ "$mode" = check-pvh ]; then
-	stage "lint: rustfmt, clippy, rustdoc, checkpatch --strict, sphinx-build -W"
+	stage "lint: rustfmt, clippy, rustdoc, checkpatch --strict, the driver patch, sphinx-build -W"
 	ls=0
 	bash "$REPO/scripts/lint.sh" >"$out/lint.tap" 2>&1 || ls=$?
 	grep -E '^(not )?ok ' "$out/lint.tap" | sed 's/^/    /'

@@ -162,7 +162,7 @@ def main():
     if a.lint is not None:
         lines = read(a.lint)
         p, f, bad = parse_host_tap(lines, a.lint_status)
-        out.append(f"lint (rustfmt, clippy, rustdoc, checkpatch, sphinx): {p} passed, {f} failed")
+        out.append(f"lint (rustfmt, clippy, rustdoc, checkpatch, driver patch, sphinx): {p} passed, {f} failed")
         for name in bad:
             out.append(f"  FAIL {name}")
         out.extend("       " + l for l in lines if l.startswith("#") and bad)
