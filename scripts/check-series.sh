@@ -5,8 +5,9 @@
 # bisectable). A separate tree in the cache gets the patches one at a time
 # and is rebuilt after each, with the guest config; the driver
 # (XEN_CLOCK_RUST) is built from its own patch on, from the files in that
-# patch, not from this repository. Prints TAP, one result per patch. Slow: about 15 minutes
-# cold on 2 cores, so it is `make series-check`, not part of `make check`.
+# patch, not from this repository. Prints TAP, one result per patch. Slow:
+# 10 to 15 minutes on 2 cores, so it is `make series-check`, not part of
+# `make check`.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export RUSTUP_TOOLCHAIN=$RUST_VER

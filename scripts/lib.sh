@@ -54,6 +54,8 @@ die() {
 
 # stamp_ok NAME KEY: true when stage NAME was completed with the same KEY.
 stamp_ok() { [ -f "$CACHE/stamps/$1" ] && [ "$(cat "$CACHE/stamps/$1")" = "$2" ]; }
+stamp_set() { mkdir -p "$CACHE/stamps"; printf '%s' "$2" >"$CACHE/stamps/$1"; }
+
 # The subject of the series' patch that adds the driver (its files are made by driver_tree).
 DRIVER_PATCH_SUBJECT="clocksource: Add a Rust Xen guest clock"
 # The driver's directory in the kernel tree, as the series' driver patch adds it.
@@ -76,4 +78,3 @@ without_driver_files() {
 
 # The patch series in order, without its cover letter (0000-cover-letter.patch).
 series_patches() { ls "$REPO"/patches/[0-9]*.patch 2>/dev/null | grep -v '/0000-cover-letter\.patch$' || true; }
-stamp_set() { mkdir -p "$CACHE/stamps"; printf '%s' "$2" >"$CACHE/stamps/$1"; }
