@@ -39,14 +39,13 @@ try:
     old = open(old_path).read()
 except OSError:
     old = ""
-head, sep, _ = old.partition("\n\n")
+head, _, body = old.partition("\n\n")
 m_subject = re.search(r"^Subject: \[PATCH [0-9]+/[0-9]+\] (.*(?:\n .*)*)", head, re.M)
 m_date = re.search(r"^Date: .*$", head, re.M)
 if m_subject and "*** SUBJECT HERE ***" not in m_subject.group(1):
     new = new.replace("*** SUBJECT HERE ***", m_subject.group(1), 1)
     new = re.sub(r"^Date: .*$", lambda _: m_date.group(0), new, count=1, flags=re.M)
     # The text: from the blank line after the headers to the shortlog's first line.
-    body = old.split("\n\n", 1)[1]
     m_short = re.search(r"^\S.* \([0-9]+\):$", body, re.M)
     blurb = body[: m_short.start()].rstrip("\n") if m_short else ""
     new = new.replace("*** BLURB HERE ***", blurb, 1)

@@ -12,9 +12,12 @@ stage "kernel tree $LINUX_SOURCE_VER"
 deb=$(ls "$DL/${LINUX_SOURCE_PKG}_"*.deb 2>/dev/null | head -1 || true)
 [ -n "$deb" ] || die "no $LINUX_SOURCE_PKG package in $DL: run scripts/setup-host.sh"
 
-# Of the driver patch, only what it changes outside the driver's directory counts: the
-# directory is a link to this repository, so the driver's own files need no new tree.
-series_key() { series_patches | xargs -r cat | without_driver_files | sha256sum | cut -c1-16; }
+# What the patches change, not their messages or numbers; and of the driver patch only what it
+# changes outside the driver's directory, which is a link to this repository.
+series_key() {
+	series_patches | xargs -r cat | without_driver_files | sed -n '/^diff --git /,/^-- $/p' |
+		sha256sum | cut -c1-16
+}
 
 extract() {
 	note "extracting $(basename "$deb") into $KSRC (about 1 minute)"
