@@ -10,13 +10,17 @@
 //! - The vCPU timer's events, which the C driver's `VIRQ_TIMER` handler offers to the
 //!   driver first (`xen_hv::TimerEventHook`), go to the current CPU's device if the tick core
 //!   uses it, and to the C device otherwise.
+//! - Built in and in place of the C driver (`xen_builtin.rs`), the devices are registered as
+//!   each CPU starts and run its tick until it is down; the hotplug state only tells them that
+//!   a CPU died, and the events come from the driver's own `VIRQ_TIMER` binding.
 //!
 //! Safe code only: the devices are `kernel::time::clockevents`, the hook is in the hypervisor
 //! layer.
 
 use crate::{
     xen_clockevent::XenClockEvents,
-    xen_hv::TimerEventHandler, //
+    xen_hv::TimerEventHandler,
+    Role, //
 };
 use kernel::{
     cpu::{
@@ -43,6 +47,11 @@ impl hotplug::Operations for XenClockEvents {
     /// the hotplug core undo the CPUs set up before, which may no longer be possible (see
     /// [`PerCpuDevices`](kernel::time::clockevents::PerCpuDevices)).
     fn online(&self, cpu: CpuId) -> Result {
+        // In place of the C driver, the device was registered as the CPU started
+        // (`xen_builtin::setup_cpu_clockevents`).
+        if self.role != Role::Beside {
+            return Ok(());
+        }
         let Some(timer) = self.devices.ops(cpu) else {
             return Ok(());
         };
@@ -61,6 +70,11 @@ impl hotplug::Operations for XenClockEvents {
     }
 
     fn offline(&self, cpu: CpuId) {
+        // In place of the C driver no other device is there to take the tick: the device runs
+        // it until the CPU is down, as the C one does.
+        if self.role != Role::Beside {
+            return;
+        }
         if self.devices.unregister(cpu).is_err() {
             pr_notice!(
                 "CPU {}: no other clock event device to take the tick; xen-rs keeps it until \

@@ -24,6 +24,8 @@ pub mod pvclock;
 #[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 mod pvclock_kunit;
 mod tick_bridge;
+#[cfg(not(MODULE))]
+mod xen_builtin;
 mod xen_clockevent;
 mod xen_hv;
 
@@ -32,12 +34,15 @@ use kernel::{
     module_param::ModuleParam,
     prelude::*,
     str::BStr,
-    sync::atomic::{
-        Atomic,
-        AtomicFlag,
-        Full,
-        Relaxed, //
-    }, //
+    sync::{
+        atomic::{
+            Atomic,
+            AtomicFlag,
+            Full,
+            Relaxed, //
+        },
+        Arc, //
+    },
     time::clocksource::{
         self,
         Registration, //
@@ -217,18 +222,48 @@ impl clocksource::Operations for XenTime {
     }
 }
 
-/// What the checks at load found: how to register `xen-rs`, and the clock event devices'
-/// settings if they are wanted.
+/// How the driver runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Beside the C driver, whose devices it takes the tick over from and hands it back to:
+    /// the module, or built in where the C driver kept Xen time. Its devices are `xen-rs`.
+    Beside,
+    /// Built in, in place of the C driver from `xen_time_init()` on (`xen_builtin.rs`), under
+    /// the C names and with the clocksource rating the C driver chose.
+    #[cfg_attr(MODULE, expect(dead_code))]
+    Replacing { rating: i32 },
+}
+
+impl Role {
+    /// The name of the clocksource and of the clock event devices.
+    pub(crate) fn name(self) -> &'static CStr {
+        match self {
+            Role::Beside => c"xen-rs",
+            Role::Replacing { .. } => c"xen",
+        }
+    }
+
+    /// [`Role::name`], for messages.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Role::Beside => "xen-rs",
+            Role::Replacing { .. } => "xen",
+        }
+    }
+}
+
+/// What the checks at load found: how to register the clocksource, and the clock event
+/// devices' settings if they are wanted.
 #[derive(Clone, Copy)]
-struct Probed {
-    clocksource: clocksource::Config,
-    clockevents: Option<xen_clockevent::Settings>,
+pub(crate) struct Probed {
+    pub(crate) clocksource: clocksource::Config,
+    pub(crate) clockevents: Option<xen_clockevent::Settings>,
 }
 
 /// Checks, before anything is registered, that this is a Xen guest with a pvclock record that
 /// is safe to read, and the parameters and the guest for the clock event devices if they are
 /// wanted.
-fn probe() -> Result<Probed> {
+pub(crate) fn probe(role: Role) -> Result<Probed> {
     if !xen_hv::xen_domain() {
         pr_err!("not running on Xen, nothing to do\n");
         return Err(ENODEV);
@@ -257,18 +292,19 @@ fn probe() -> Result<Probed> {
     let (_, flags) = pvclock::read(&time);
     drop(time);
     TSC_STABLE_TRUSTED.store(flags & PVCLOCK_TSC_STABLE_BIT != 0, Relaxed);
-    let rating = if module_parameters::prefer.value() {
-        RATING_PREFERRED
-    } else {
-        RATING_DEFAULT
+    let rating = match role {
+        Role::Replacing { rating } => rating,
+        Role::Beside if module_parameters::prefer.value() => RATING_PREFERRED,
+        Role::Beside => RATING_DEFAULT,
     };
     let stable = flags & PVCLOCK_TSC_STABLE_BIT != 0;
     pr_info!(
-        "registering clocksource xen-rs, rating {rating}, Xen promises a stable TSC: {stable}\n"
+        "registering clocksource {}, rating {rating}, Xen promises a stable TSC: {stable}\n",
+        role.label()
     );
     Ok(Probed {
         clocksource: clocksource::Config {
-            name: c"xen-rs",
+            name: role.name(),
             rating,
             hz: 1_000_000_000,
         },
@@ -287,8 +323,17 @@ struct XenClock {
     _tick: Option<Pin<KBox<xen_clockevent::TickDevices>>>,
     #[pin]
     _checks: checks::Checks,
-    #[pin]
-    _clocksource: Registration<XenTime>,
+    // None when built in and registered by `xen_time_init()` (`xen_builtin.rs`).
+    _clocksource: Option<Pin<KBox<Registration<XenTime>>>>,
+}
+
+/// Built in, the clock event devices of the driver that `xen_time_init()` handed Xen time to;
+/// `None` if the C driver kept it, and always in the module.
+fn replacing_c() -> Option<Arc<xen_clockevent::XenClockEvents>> {
+    #[cfg(not(MODULE))]
+    return xen_builtin::get().map(|time| time.events.clone());
+    #[cfg(MODULE)]
+    None
 }
 
 impl kernel::InPlaceModule for XenClock {
@@ -298,20 +343,39 @@ impl kernel::InPlaceModule for XenClock {
             xen_hv::TimerCall::StopPeriodic,
             module_parameters::fail_stop_periodic.value(),
         );
-        let probed = probe();
         let dir = debugfs::Dir::new(c"xen_clock");
+        // Built in and in charge since `xen_time_init()`: only debugfs and the CPU hotplug
+        // state are left to set up.
+        let replacing = replacing_c();
+        let probed = match replacing {
+            Some(_) => Ok(None),
+            None => probe(Role::Beside).map(Some),
+        };
         try_pin_init!(Self {
-            _clocksource <- Registration::new(probed?.clocksource, XenTime, module),
+            _clocksource: match probed? {
+                Some(probed) => Some(KBox::pin_init(
+                    Registration::new(probed.clocksource, XenTime, module),
+                    GFP_KERNEL,
+                )?),
+                None => None,
+            },
             _checks <- checks::Checks::new(dir.clone()),
-            _tick: match probed?.clockevents {
-                Some(settings) => Some(KBox::pin_init(
+            _tick: match (replacing, probed?.and_then(|p| p.clockevents)) {
+                (Some(events), _) => Some(KBox::pin_init(
+                    xen_clockevent::TickDevices::new(events, &dir),
+                    GFP_KERNEL,
+                )?),
+                (None, Some(settings)) => Some(KBox::pin_init(
                     xen_clockevent::TickDevices::new(
-                        xen_clockevent::XenClockEvents::new(settings, module)?,
+                        Arc::new(
+                            xen_clockevent::XenClockEvents::new(settings, Role::Beside, module)?,
+                            GFP_KERNEL,
+                        )?,
                         &dir,
                     ),
                     GFP_KERNEL,
                 )?),
-                None => None,
+                (None, None) => None,
             },
         })
         .pin_chain(|_| {

@@ -69,7 +69,7 @@ use crate::{
         TimerEventHook,
         VcpuTimer, //
     },
-    xen_rs_read,
+    xen_rs_read, Role,
 };
 use core::fmt;
 use kernel::{
@@ -105,11 +105,12 @@ use kernel::{
     }, //
 };
 
-/// The devices' name, in `/proc/timer_list` and `/sys/devices/system/clockevents/`.
-pub(crate) const NAME: &CStr = c"xen-rs";
-
-/// Above the C `xen` device (500), so that the tick core moves every CPU to `xen-rs`.
+/// Beside the C driver: above the C `xen` device (500), so that the tick core moves every CPU
+/// to `xen-rs`.
 pub(crate) const RATING: i32 = 510;
+
+/// In place of the C driver: the C device's rating.
+pub(crate) const RATING_REPLACING: i32 = 500;
 
 /// The longest single delay: Xen accepts any 64-bit deadline; the C driver caps a delay at
 /// `0xffffffff` ns (4.3 s), and so do we, so that both devices let an idle CPU sleep as long.
@@ -571,7 +572,7 @@ impl XenTimer {
 
     /// Stops Xen's periodic timer of the vCPU; while it may run, a failure leaves it marked
     /// as running.
-    fn stop_periodic(&self) -> Result {
+    pub(crate) fn stop_periodic(&self) -> Result {
         self.counted(TimerCall::StopPeriodic, self.vcpu.stop_periodic())?;
         self.periodic_armed.store(false, Relaxed);
         Ok(())
@@ -809,6 +810,7 @@ pub(crate) struct Settings {
 /// The devices of all CPUs: what the timer event hook and the CPU hotplug states work on.
 pub(crate) struct XenClockEvents {
     pub(crate) devices: PerCpuDevices<XenTimer>,
+    pub(crate) role: Role,
     drift: Arc<DriftMonitor>,
     sampling: Arc<LatenessSampling>,
     policy: Policy,
@@ -865,15 +867,20 @@ impl XenClockEvents {
     }
 
     /// Sets up (without registering) a device for each possible CPU.
-    pub(crate) fn new(settings: Settings, module: &'static ThisModule) -> Result<Self> {
+    pub(crate) fn new(settings: Settings, role: Role, module: &'static ThisModule) -> Result<Self> {
+        let (rating, tick_only) = match role {
+            // Above the C device, and the vCPU timer is also the C device's.
+            Role::Beside => (RATING, true),
+            // The C device's rating; the vCPU timer is the driver's alone.
+            Role::Replacing { .. } => (RATING_REPLACING, false),
+        };
         // CAST: both limits are far below `i64::MAX` (checked by `probe`, and constant).
         let config = clockevents::Config {
-            name: NAME,
-            rating: RATING,
+            name: role.name(),
+            rating,
             min_delta: Delta::from_nanos(settings.min_delta_ns as i64),
             max_delta: Delta::from_nanos(MAX_DELTA_NS as i64),
-            // The vCPU timer is also the C `xen` device's.
-            tick_only: true,
+            tick_only,
         };
         let drift = Arc::pin_init(DriftMonitor::new(), GFP_KERNEL)?;
         let sampling = Arc::new(
@@ -890,10 +897,26 @@ impl XenClockEvents {
         )?;
         Ok(Self {
             devices,
+            role,
             drift,
             sampling,
             policy,
         })
+    }
+
+    /// Stops the periodic timer of every CPU whose device is registered (after a restore).
+    #[cfg(not(MODULE))]
+    pub(crate) fn stop_periodic_timers(&self) {
+        for i in 0..nr_cpu_ids() {
+            let Some(cpu) = CpuId::from_u32(i) else {
+                continue;
+            };
+            if let (true, Some(timer)) = (self.devices.is_registered(cpu), self.devices.ops(cpu)) {
+                if let Err(e) = timer.stop_periodic() {
+                    pr_warn!("CPU {i}: Xen refused VCPUOP_stop_periodic_timer ({e:?})\n");
+                }
+            }
+        }
     }
 }
 
@@ -1025,8 +1048,8 @@ pub(crate) struct TickDevices {
     // Dropped first: unregisters the devices, CPU by CPU, while the hook still routes events.
     #[pin]
     hotplug: hotplug::Registration<XenClockEvents>,
-    #[pin]
-    hook: TimerEventHook<XenClockEvents>,
+    // None when the driver replaces the C one: it binds `VIRQ_TIMER` itself.
+    hook: Option<Pin<KBox<TimerEventHook<XenClockEvents>>>>,
     #[pin]
     stats: debugfs::File<Arc<XenClockEvents>>,
     #[pin]
@@ -1040,13 +1063,15 @@ pub(crate) struct TickDevices {
 }
 
 impl TickDevices {
-    /// Installs the timer event hook, then registers a device on every online CPU (and on each
-    /// CPU that comes online later).
+    /// Beside the C driver, installs the timer event hook, then registers a device on every
+    /// online CPU (and on each CPU that comes online later). In place of the C driver the
+    /// devices are registered already; the hotplug state then only tells them when a CPU died.
     pub(crate) fn new(
-        events: XenClockEvents,
+        events: Arc<XenClockEvents>,
         dir: &debugfs::Dir,
     ) -> impl PinInit<Self, Error> + '_ {
-        let events = Arc::new(events, GFP_KERNEL);
+        let beside = events.role == Role::Beside;
+        let events = Ok::<_, Error>(events);
         try_pin_init!(Self {
             faults <- fault_inject::Files::new(dir),
             stats <- dir.read_callback_file(c"clockevents", events.clone()?, &show_stats),
@@ -1058,7 +1083,11 @@ impl TickDevices {
                 &show_lateness_sampling,
                 &store_lateness_sampling,
             ),
-            hook <- TimerEventHook::new(events.clone()?),
+            hook: if beside {
+                Some(KBox::pin_init(TimerEventHook::new(events.clone()?), GFP_KERNEL)?)
+            } else {
+                None
+            },
             hotplug <- hotplug::Registration::with_dead(
                 c"clockevents/xen_clock:online",
                 c"clockevents/xen_clock:dead",

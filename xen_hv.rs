@@ -3,9 +3,11 @@
 //! The hypervisor layer: what the driver reads from, and asks of, Xen.
 //!
 //! The pvclock record of the current vCPU, read with volatile loads because Xen rewrites it at
-//! any time; the C reference read, for cross-checks; the vCPU timer hypercalls; and the hook
-//! through which the vCPU timer events reach the driver. This file holds all of the driver's
-//! `unsafe` code.
+//! any time; the C reference read, for cross-checks; the vCPU timer hypercalls; the two ways
+//! the vCPU timer events reach the driver (the hook in the C driver's handler, for the module,
+//! or the driver's own binding of `VIRQ_TIMER`, built in); and the entry points through which
+//! `arch/x86/xen/time.c` hands Xen time to the built-in driver. This file holds all of the
+//! driver's `unsafe` code.
 //!
 //! C headers: [arch/x86/include/asm/pvclock-abi.h](srctree/arch/x86/include/asm/pvclock-abi.h),
 //! [include/xen/xen-ops.h](srctree/include/xen/xen-ops.h),
@@ -593,3 +595,167 @@ impl<T: TimerEventHandler> PinnedDrop for TimerEventHook<T> {
 unsafe impl<T: TimerEventHandler> Send for TimerEventHook<T> {}
 // SAFETY: As above.
 unsafe impl<T: TimerEventHandler> Sync for TimerEventHook<T> {}
+
+#[cfg(not(MODULE))]
+/// A vCPU's `VIRQ_TIMER`, bound to the driver's handler as the C driver binds it to
+/// `xen_timer_interrupt()` (`xen_setup_timer()`): per CPU, not balanced, a timer interrupt,
+/// resumed early and by force; unbound on drop. Built in, when the driver replaces the C one.
+///
+/// # Invariants
+///
+/// `irq` is bound to [`VirqTimer::handler`] with `handler` as its `dev_id` and `name` as its
+/// name, from [`VirqTimer::bind`] until drop.
+pub(crate) struct VirqTimer {
+    irq: u32,
+    dev_id: *mut c_void,
+    _name: kernel::str::CString,
+}
+
+#[cfg(not(MODULE))]
+impl VirqTimer {
+    /// Binds the `VIRQ_TIMER` of `cpu`'s vCPU to `handler`, named `timerN` as the C driver's.
+    pub(crate) fn bind<T: TimerEventHandler>(cpu: CpuId, handler: &'static T) -> Result<Self> {
+        let name = kernel::str::CString::try_from_fmt(fmt!("timer{}", cpu.as_u32()))?;
+        let dev_id = ptr::from_ref(handler).cast_mut().cast::<c_void>();
+        let flags = bindings::IRQF_PERCPU
+            | bindings::IRQF_NOBALANCING
+            | bindings::IRQF_TIMER
+            | bindings::IRQF_FORCE_RESUME
+            | bindings::IRQF_EARLY_RESUME;
+        // SAFETY: `name` lives as long as the binding (the type invariants); `dev_id` points at a
+        // `T` that lives for ever, which is what `handler::<T>` expects.
+        let irq = unsafe {
+            bindings::bind_virq_to_irqhandler(
+                bindings::VIRQ_TIMER,
+                cpu.as_u32(),
+                Some(Self::handler::<T>),
+                // CAST: the flags are bits below 2^32; the parameter is an `unsigned long`.
+                flags as usize,
+                name.as_char_ptr(),
+                dev_id,
+            )
+        };
+        // CAST: a negative value is an error code, anything else an irq number.
+        let irq = to_result(irq).map(|()| irq as u32)?;
+        let priority = bindings::XEN_IRQ_PRIORITY_MAX;
+        // SAFETY: `irq` was bound above. A failure (2-level event channels have no priorities)
+        // is ignored, as the C driver does.
+        let _ = unsafe { bindings::xen_set_irq_priority(irq, priority) };
+        // INVARIANT: bound above, with `dev_id` and `name`.
+        Ok(Self {
+            irq,
+            dev_id,
+            _name: name,
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the irq core for an irq bound by [`Self::bind`] with `T`.
+    unsafe extern "C" fn handler<T: TimerEventHandler>(
+        _irq: c_int,
+        dev_id: *mut c_void,
+    ) -> bindings::irqreturn_t {
+        // SAFETY: By the safety requirements `dev_id` is the `&'static T` given to `bind`.
+        let handler = unsafe { &*dev_id.cast::<T>() };
+        // SAFETY: An interrupt handler runs with interrupts off until it returns.
+        let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
+        if handler.timer_event(irq_off) {
+            bindings::irqreturn::IRQ_HANDLED
+        } else {
+            bindings::irqreturn::IRQ_NONE
+        }
+    }
+}
+
+#[cfg(not(MODULE))]
+impl Drop for VirqTimer {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants `irq` is bound with `dev_id`; `name` is freed only after
+        // this returns, when the binding is gone.
+        unsafe { bindings::unbind_from_irqhandler(self.irq, self.dev_id) };
+    }
+}
+
+#[cfg(not(MODULE))]
+// SAFETY: `dev_id` points at a `T: Sync` that lives for ever; the binding may be dropped from
+// any thread.
+unsafe impl Send for VirqTimer {}
+#[cfg(not(MODULE))]
+// SAFETY: A shared `VirqTimer` allows nothing.
+unsafe impl Sync for VirqTimer {}
+
+/// The entry points through which `arch/x86/xen/time.c` hands Xen time to the built-in driver
+/// (declared in `arch/x86/include/asm/xen/hypervisor.h`; `#[export]` checks the signatures
+/// against those declarations). Each passes on to [`crate::xen_builtin`].
+///
+/// They are `unsafe` because `#[export]` wants the type of the C declaration; the only
+/// requirement is the calling context each states, which `arch/x86/xen/time.c` keeps.
+#[cfg(not(MODULE))]
+mod entry {
+    use crate::xen_builtin;
+    use kernel::{
+        cpu::CpuId,
+        error::from_result,
+        ffi::c_int,
+        prelude::*, //
+    };
+
+    /// From `xen_time_init()`, on the boot CPU, before the first tick: 0 if the driver took
+    /// Xen time over (it then registered the clocksource), an error if the C driver keeps it.
+    ///
+    /// # Safety
+    ///
+    /// Called only from `arch/x86/xen/time.c`, in the context stated above.
+    #[export]
+    unsafe extern "C" fn xen_clock_rust_time_init(clocksource_rating: c_int) -> c_int {
+        from_result(|| xen_builtin::time_init(clocksource_rating).map(|()| 0))
+    }
+
+    /// From `xen_setup_timer()`: the boot CPU from `xen_time_init()`, each other CPU from the
+    /// `CPUHP_XEN_PREPARE` state as it comes up, on the CPU that brings it up.
+    ///
+    /// # Safety
+    ///
+    /// Called only from `arch/x86/xen/time.c`, in the context stated above.
+    #[export]
+    unsafe extern "C" fn xen_clock_rust_setup_timer(cpu: c_int) {
+        match CpuId::from_i32(cpu) {
+            Some(cpu) => xen_builtin::setup_timer(cpu),
+            None => pr_err!("setup_timer: no CPU {cpu}\n"),
+        }
+    }
+
+    /// From `xen_teardown_timer()`, after the CPU died.
+    ///
+    /// # Safety
+    ///
+    /// Called only from `arch/x86/xen/time.c`, in the context stated above.
+    #[export]
+    unsafe extern "C" fn xen_clock_rust_teardown_timer(cpu: c_int) {
+        if let Some(cpu) = CpuId::from_i32(cpu) {
+            xen_builtin::teardown_timer(cpu);
+        }
+    }
+
+    /// From `xen_setup_cpu_clockevents()`, on the CPU whose device it is, before the CPU is
+    /// marked online (and for the boot CPU from `xen_time_init()`).
+    ///
+    /// # Safety
+    ///
+    /// Called only from `arch/x86/xen/time.c`, in the context stated above.
+    #[export]
+    unsafe extern "C" fn xen_clock_rust_setup_cpu_clockevents() {
+        xen_builtin::setup_cpu_clockevents();
+    }
+
+    /// From `xen_timer_resume()`, after a save/restore, before time keeping resumes.
+    ///
+    /// # Safety
+    ///
+    /// Called only from `arch/x86/xen/time.c`, in the context stated above.
+    #[export]
+    unsafe extern "C" fn xen_clock_rust_timer_resume() {
+        xen_builtin::timer_resume();
+    }
+}

@@ -15,6 +15,10 @@ CS=/sys/devices/system/clocksource/clocksource0
 CE=/sys/devices/system/clockevents
 CPUS=/sys/devices/system/cpu
 DBG=/sys/kernel/debug/xen_clock
+# The name of the driver's clocksource and devices: built in, the driver replaces the C one
+# from xen_time_init() on and takes its name, xen; beside it (the module), xen-rs.
+RS=xen-rs
+[ -e /xc/builtin ] && RS=xen
 
 # run_test NUM NAME: run t_NAME and print its TAP result line.
 run_test() {
@@ -99,10 +103,12 @@ tick_devices() {
 	/^Tick Device: mode:/ { tick = ($4 == 1) ? "oneshot" : "periodic"; cpu = "" }
 	/^Broadcast device/ { cpu = "broadcast" }
 	/^Per CPU device:/ { cpu = "cpu" $4 }
-	/^Clock Event Device:/ { dev = $4 }
+	/^Clock Event Device:/ { dev = $4; driver = "" }
 	/^ mode:/ { split("detached shutdown periodic oneshot oneshot-stopped", st, " "); state = st[$2 + 1] }
+	# The kernel crate'"'"'s callback (a mangled Rust symbol) or a C function.
+	/^ set_next_event:/ { driver = ($2 ~ /set_next_event_callback/) ? "rust" : "c" }
 	/^ event_handler:/ && cpu != "" {
-		printf "%s: tick device %s (tick mode %s, device state %s, handler %s)\n", cpu, dev, tick, state, $2
+		printf "%s: tick device %s (tick mode %s, device state %s, handler %s) driver %s\n", cpu, dev, tick, state, $2, driver
 	}' /proc/timer_list
 }
 
@@ -127,7 +133,8 @@ devices_are() { every_cpu "tick device $1 "; }
 # xen_rs_in_charge: the guard of every test that needs xen-rs running the tick; quiet unless
 # it fails.
 xen_rs_in_charge() {
-	devices_are xen-rs >/tmp/incharge || { echo "xen-rs is not in charge:"; cat /tmp/incharge; return 1; }
+	every_cpu "tick device $RS " >/tmp/incharge && ! grep -qv ' driver rust$' /tmp/incharge ||
+		{ echo "the Rust $RS devices are not in charge:"; cat /tmp/incharge; return 1; }
 }
 
 # stat CPU KEY: a counter of CPU's xen-rs device (debugfs clockevents: "cpuN key=value ...").
@@ -217,16 +224,27 @@ t_kunit_rust_doctests() {
 	done
 }
 
-# With the driver built in: no module, xen-rs on every CPU, and the driver set up before
-# userspace started.
+# With the driver built in: no module; the driver took Xen time over in xen_time_init(),
+# before the tick ran on any device (its message comes before the boot CPU's first timer
+# calibration, "Calibrating delay loop", and before any clocksource switch); the C
+# clocksource and devices were never registered (one xen clocksource, no C function behind
+# any CPU's tick device, none of the C driver's "installing Xen timer" lines); every CPU's
+# tick device is the driver's, named xen; and the rest was set up before userspace started.
 t_ce_builtin() {
 	[ -e /xc/builtin ] || { SKIP_REASON="not the built-in kernel"; return 4; }
 	! grep -q '^xen_clock ' /proc/modules || { echo "xen_clock is a module here"; return 1; }
-	kmsg | grep -E 'xen_clock: loaded|Run /init as init process' >/tmp/order
+	kmsg | grep -E 'xen_clock: Xen time taken over|Calibrating delay loop|clocksource: Switched to|installing Xen timer|xen_clock: loaded|Run /init as init process' >/tmp/order
 	cat /tmp/order
-	[ "$(head -1 /tmp/order | grep -c 'xen_clock: loaded')" = 1 ] ||
+	[ "$(head -1 /tmp/order | grep -c 'xen_clock: Xen time taken over')" = 1 ] ||
+		{ echo "the driver did not take Xen time over before the first tick"; return 1; }
+	! grep -q 'installing Xen timer' /tmp/order || { echo "the C driver set up a timer"; return 1; }
+	grep -A1 'xen_clock: loaded' /tmp/order | grep -q 'Run /init' ||
 		{ echo "the driver was not set up before /init"; return 1; }
-	devices_are xen-rs
+	echo "available_clocksource: $(cat $CS/available_clocksource)"
+	[ "$(tr ' ' '\n' <$CS/available_clocksource | grep -cx xen)" = 1 ] || { echo "not one xen clocksource"; return 1; }
+	! grep -qw xen-rs $CS/available_clocksource || { echo "a xen-rs clocksource besides"; return 1; }
+	xen_rs_in_charge || { cat /tmp/incharge; return 1; }
+	cat /tmp/incharge
 }
 
 # --- the xen-rs clocksource ---
@@ -252,10 +270,10 @@ t_cs_available() {
 	grep -qw xen-rs "$CS/available_clocksource"
 }
 
-t_cs_switch_to_xen_rs() { switch_clocksource xen-rs; }
+t_cs_switch_to_xen_rs() { switch_clocksource $RS; }
 
 t_ksft_inconsistency_check_xen_rs() {
-	cs_is xen-rs && xen_rs_in_charge && ksft inconsistency-check -t 5
+	cs_is $RS && xen_rs_in_charge && ksft inconsistency-check -t 5
 }
 t_ksft_nanosleep_xen_rs() { xen_rs_in_charge && ksft nanosleep; }
 t_ksft_raw_skew_xen_rs() { cs_is xen-rs && ksft raw_skew_short; }
@@ -336,7 +354,8 @@ t_bench() {
 # --- the xen-rs clock event devices ---
 
 t_ce_in_charge() {
-	ticks_on xen-rs oneshot oneshot hrtimer_interrupt || return 1
+	ticks_on $RS oneshot oneshot hrtimer_interrupt || return 1
+	xen_rs_in_charge || { cat /tmp/incharge; return 1; }
 	cat "$DBG/clockevents"
 	events_grow
 }
@@ -449,7 +468,7 @@ t_ksft_posix_timers_xen_rs() {
 t_ksft_nsleep_lat_xen_rs() { ce_ksft_tries nsleep-lat; }
 t_ksft_set_timer_lat_xen_rs() { ce_ksft_tries set-timer-lat; }
 # With xen-rs as the clocksource too: threadtest checks the time every thread reads.
-t_ksft_threadtest_xen_rs() { cs_is xen-rs && ce_ksft threadtest -t 10; }
+t_ksft_threadtest_xen_rs() { cs_is $RS && ce_ksft threadtest -t 10; }
 t_ksft_mqueue_lat_xen_rs() {
 	grep -q ' /dev/mqueue ' /proc/mounts || mount -t mqueue none /dev/mqueue || return 1
 	ce_ksft_tries mqueue-lat
@@ -572,7 +591,8 @@ t_ce_load_unload_100() {
 t_ce_periodic_hz() {
 	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
 		{ SKIP_REASON="needs highres=off nohz=off on the guest command line"; return 4; }
-	ticks_on xen-rs periodic periodic tick_handle_periodic || return 1
+	ticks_on $RS periodic periodic tick_handle_periodic || return 1
+	xen_rs_in_charge || { cat /tmp/incharge; return 1; }
 	hz=$(cat /xc/hz)
 	snap() {
 		awk '/^now at/ { t = $3 } /^jiffies:/ { print t, $2; exit }' /proc/timer_list
@@ -639,8 +659,8 @@ host_does() {
 # MONOTONIC does not, and a paused guest is not told, so all three move on alike; afterwards
 # every CPU's device still counts events, and 1 ms sleeps wake in time again.
 across_host() {
-	cs_is xen-rs || return 1
-	devices_are xen-rs >/dev/null || { devices_are xen-rs; return 1; }
+	cs_is $RS || return 1
+	xen_rs_in_charge || { cat /tmp/incharge; return 1; }
 	"$LAT" watch 3600 1000000 >/tmp/across 2>&1 &
 	across=$!
 	sleep 1
@@ -667,7 +687,8 @@ across_host() {
 	watchdog_start 3
 	sleep 3
 	watchdog_stop || return 1
-	devices_are xen-rs && events_grow
+	xen_rs_in_charge || { cat /tmp/incharge; return 1; }
+	events_grow
 }
 
 t_ce_save_restore() { across_host save; }
