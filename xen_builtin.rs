@@ -11,27 +11,34 @@
 //! itself as it starts ([`setup_cpu_clockevents`]); after a CPU died its `VIRQ_TIMER` is
 //! unbound ([`teardown_timer`]); after a restore the periodic timers are stopped
 //! ([`timer_resume`]). None of it is ever torn down. The module initcall only adds what
-//! needs the rest of the kernel up: debugfs, and the CPU hotplug state that tells the devices
-//! a CPU died.
+//! needs the rest of the kernel up ([`Driver`]): debugfs, and the CPU hotplug state that tells
+//! the devices a CPU died.
 //!
-//! Only in the built-in driver: the module is loaded long after the first tick.
+//! Only in the built-in driver: the module is loaded long after the first tick, and takes the
+//! tick over from the C devices instead (`tick_bridge.rs`).
 //!
-//! The names are the C ones, `xen`, because that is what user space and admins know: scripts
-//! that check or select `current_clocksource`, `/proc/timer_list` readers, monitoring. Two
-//! drivers for one timer never coexist in this mode, so the name is never ambiguous.
+//! The names are the C ones, `xen` ([`crate::NAME`]).
 
 use crate::{
-    xen_clockevent::XenClockEvents,
+    module_parameters,
+    probe,
+    xen_clockevent::{
+        TickDevices,
+        XenClockEvents, //
+    },
     xen_hv::VirqTimer,
-    Role,
     XenTime, //
 };
 use kernel::{
     cpu::{
+        hotplug::{
+            self,
+            DeadCpu, //
+        },
         nr_cpu_ids,
         CpuId, //
     },
-    new_mutex,
+    debugfs, new_mutex,
     prelude::*,
     sync::{
         Arc,
@@ -68,18 +75,25 @@ pub(crate) fn get() -> Option<&'static BuiltinTime> {
 /// registered later, CPU by CPU ([`setup_cpu_clockevents`]). On an error, the C driver keeps
 /// Xen time, and nothing is left registered.
 pub(crate) fn time_init(clocksource_rating: i32) -> Result {
-    let role = Role::Replacing {
-        rating: clocksource_rating,
-    };
-    let probed = crate::probe(role).inspect_err(|_| {
-        pr_err!("the C xen clocksource and clock event devices keep Xen time\n");
-    })?;
-    let Some(settings) = probed.clockevents else {
+    if !module_parameters::clockevents.value() {
         pr_info!("clockevents=0: the C driver keeps Xen time\n");
         return Err(ENODEV);
-    };
+    }
+    take_over(clocksource_rating).inspect_err(|e| {
+        pr_err!(
+            "could not take Xen time over ({e:?}): the C xen clocksource and clock event \
+             devices keep it\n"
+        );
+    })?;
+    pr_info!("Xen time taken over from the C driver, before the first tick\n");
+    Ok(())
+}
+
+fn take_over(clocksource_rating: i32) -> Result {
+    let probed = probe(clocksource_rating)?;
+    let settings = probed.clockevents.ok_or(EINVAL)?;
     let module = kernel::module::this_module::<crate::LocalModule>();
-    let events = Arc::new(XenClockEvents::new(settings, role, module)?, GFP_KERNEL)?;
+    let events = Arc::new(XenClockEvents::new(settings, module)?, GFP_KERNEL)?;
     let n = nr_cpu_ids() as usize;
     let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
     for _ in 0..n {
@@ -93,11 +107,11 @@ pub(crate) fn time_init(clocksource_rating: i32) -> Result {
         }? Error),
         GFP_KERNEL,
     )?;
-    if !BUILTIN.populate(state) {
-        return Err(EBUSY);
+    if BUILTIN.populate(state) {
+        Ok(())
+    } else {
+        Err(EBUSY)
     }
-    pr_info!("Xen time taken over from the C driver, before the first tick\n");
-    Ok(())
 }
 
 /// Binds `cpu`'s `VIRQ_TIMER`, unbinding a binding left from before as the C driver does.
@@ -147,7 +161,54 @@ pub(crate) fn setup_cpu_clockevents() {
 /// After a restore: stops the periodic timer of every CPU whose device is registered, which
 /// Xen may have restarted; the tick core then resumes each device in its state.
 pub(crate) fn timer_resume() {
-    if let Some(time) = get() {
-        time.events.stop_periodic_timers();
+    let Some(time) = get() else {
+        return;
+    };
+    let devices = &time.events.devices;
+    for i in 0..nr_cpu_ids() {
+        let Some(cpu) = CpuId::from_u32(i) else {
+            continue;
+        };
+        if let (true, Some(timer)) = (devices.is_registered(cpu), devices.ops(cpu)) {
+            if let Err(e) = timer.stop_periodic() {
+                pr_warn!("CPU {i}: Xen refused VCPUOP_stop_periodic_timer ({e:?})\n");
+            }
+        }
+    }
+}
+
+/// Built in, the devices are registered as each CPU starts ([`setup_cpu_clockevents`]) and run
+/// its tick until the CPU is down, as the C ones do: no other device is there to take it. The
+/// CPU hotplug state only tells them that a CPU died.
+#[vtable]
+impl hotplug::Operations for XenClockEvents {
+    fn online(&self, _cpu: CpuId) -> Result {
+        Ok(())
+    }
+
+    fn dead(&self, cpu: &DeadCpu<'_>) {
+        self.devices.forget(cpu);
+    }
+}
+
+/// What the module initcall adds to the Xen time that [`time_init`] took over: the devices'
+/// debugfs files and CPU hotplug state. Never torn down.
+#[pin_data]
+pub(crate) struct Driver {
+    #[pin]
+    _devices: TickDevices,
+}
+
+impl Driver {
+    /// Fails with `ENODEV` if the C driver kept Xen time (the driver said why in
+    /// [`time_init`]): then the driver leaves nothing behind, debugfs included.
+    pub(crate) fn new<'a>(
+        _module: &'static ThisModule,
+        dir: &'a debugfs::Dir,
+    ) -> impl PinInit<Self, Error> + 'a {
+        let events = get().map(|time| time.events.clone()).ok_or(ENODEV);
+        try_pin_init!(Self {
+            _devices <- TickDevices::new(events?, dir),
+        }? Error)
     }
 }

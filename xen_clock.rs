@@ -2,27 +2,31 @@
 
 //! Xen guest time in Rust.
 //!
-//! The crate root of `xen_clock.ko`:
+//! The crate root of the driver `xen_clock`:
 //!
-//! - a clocksource named `xen-rs` that reads Xen system time (nanoseconds since the hypervisor
-//!   booted) from the pvclock record of the current vCPU, beside the C `xen` clocksource of
-//!   `arch/x86/xen/time.c`, which stays registered;
-//! - a clock event device named `xen-rs` on every CPU (`xen_clockevent.rs`), rated above the C
-//!   `xen` devices, so that it runs the tick from load until it is unbound;
+//! - a clocksource that reads Xen system time (nanoseconds since the hypervisor booted) from the
+//!   pvclock record of the current vCPU;
+//! - a clock event device on every CPU (`xen_clockevent.rs`), on the vCPU's one-shot and
+//!   periodic timers;
 //! - in debugfs (`xen_clock/`), files that check the clocksource against the C read, measure
 //!   both, and count what each CPU's device did.
 //!
+//! Built in, the driver replaces the C clocksource and devices of `arch/x86/xen/time.c` from
+//! `xen_time_init()` on, under their name `xen` (`xen_builtin.rs`). As a module, it registers
+//! `xen-rs` beside them and takes every CPU's tick over at load (`tick_bridge.rs`).
+//!
 //! The clocksource, the clock event devices and the CPU hotplug states use the kernel crate's
 //! abstractions (`kernel::time::clocksource`, `kernel::time::clockevents`,
-//! `kernel::cpu::hotplug`); `tick_bridge.rs` ties the devices to the tick core. All of the
-//! driver's `unsafe` code is in `xen_hv.rs` (the hypervisor); the arithmetic is in `pvclock.rs`
-//! and `deadline.rs`, which have no kernel dependency and are also tested on the host.
+//! `kernel::cpu::hotplug`). All of the driver's `unsafe` code is in `xen_hv.rs` (the
+//! hypervisor); the arithmetic is in `pvclock.rs` and `deadline.rs`, which have no kernel
+//! dependency and are also tested on the host.
 
 mod checks;
 pub mod deadline;
 pub mod pvclock;
 #[cfg(CONFIG_XEN_CLOCK_RUST_KUNIT_TEST)]
 mod pvclock_kunit;
+#[cfg(MODULE)]
 mod tick_bridge;
 #[cfg(not(MODULE))]
 mod xen_builtin;
@@ -34,19 +38,13 @@ use kernel::{
     module_param::ModuleParam,
     prelude::*,
     str::BStr,
-    sync::{
-        atomic::{
-            Atomic,
-            AtomicFlag,
-            Full,
-            Relaxed, //
-        },
-        Arc, //
+    sync::atomic::{
+        Atomic,
+        AtomicFlag,
+        Full,
+        Relaxed, //
     },
-    time::clocksource::{
-        self,
-        Registration, //
-    },
+    time::clocksource,
 };
 use pvclock::{
     PVCLOCK_GUEST_STOPPED,
@@ -54,10 +52,9 @@ use pvclock::{
 };
 use xen_hv::ThisCpuTime;
 
-/// The module's declaration, with the test-only parameters of kernels built with
-/// `CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION` appended to the others.
+/// The module's declaration, with the parameters given after those of every kernel.
 macro_rules! xen_clock_module {
-    ($($test_params:tt)*) => {
+    ($($params:tt)*) => {
         module! {
             type: XenClock,
             name: "xen_clock",
@@ -65,15 +62,10 @@ macro_rules! xen_clock_module {
             description: "Xen guest clock in Rust: pvclock clocksource and vCPU timer clock events",
             license: "GPL",
             params: {
-                prefer: bool {
-                    default: false,
-                    description: "Rate xen-rs above the C xen and tsc clocksources, \
-                        so time keeping uses it",
-                },
                 clockevents: bool {
                     default: true,
-                    description: "Register the xen-rs clock event devices \
-                        (false: the clocksource only)",
+                    description: "Register the clock event devices \
+                        (false: the clocksource only, or built in the C driver keeps Xen time)",
                 },
                 deadline: DeadlineParam {
                     default: DeadlineParam(deadline::Policy::Delta),
@@ -87,21 +79,45 @@ macro_rules! xen_clock_module {
                     description: "Shortest delay of a one-shot event in ns, \
                         from 1 to one tick period (timer slop); 1 as in the C driver",
                 },
-                $($test_params)*
+                $($params)*
             },
         }
     };
 }
 
-#[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
-xen_clock_module!();
+/// [`xen_clock_module`] with the loadable module's own parameters.
+#[cfg(MODULE)]
+macro_rules! xen_clock_module_with_mode_params {
+    ($($params:tt)*) => {
+        xen_clock_module! {
+            prefer: bool {
+                default: false,
+                description: "Rate xen-rs above the C xen and tsc clocksources, \
+                    so time keeping uses it",
+            },
+            $($params)*
+        }
+    };
+}
 
+/// [`xen_clock_module`]: built in, the clocksource takes the C one's rating.
+#[cfg(not(MODULE))]
+macro_rules! xen_clock_module_with_mode_params {
+    ($($params:tt)*) => {
+        xen_clock_module! { $($params)* }
+    };
+}
+
+#[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
+xen_clock_module_with_mode_params!();
+
+/// The test-only parameters of kernels built with `CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION`.
 #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
-xen_clock_module! {
+xen_clock_module_with_mode_params! {
     fail_stop_periodic: u32 {
         default: 0,
         description: "Test only: fail the first N VCPUOP_stop_periodic_timer calls \
-            (the probe at load is the first)",
+            (the probe is the first)",
     },
     fake_no_vcpuop_timer: bool {
         default: false,
@@ -113,6 +129,18 @@ xen_clock_module! {
         description: "Test only: probe as if Xen did not offer XENFEAT_hvm_safe_pvclock",
     },
 }
+
+/// The name of the clocksource and of the clock event devices. Built in, the driver replaces
+/// the C ones and takes their name, which user space knows: scripts that select or check
+/// `current_clocksource`, `/proc/timer_list` readers, monitoring. Only one driver of the vCPU
+/// timer exists then, so the name is never ambiguous.
+#[cfg(not(MODULE))]
+pub(crate) const NAME: &CStr = c"xen";
+
+/// The name of the clocksource and of the clock event devices: as a module, the driver
+/// registers them beside the C `xen` ones, and `xen-rs` tells them apart.
+#[cfg(MODULE)]
+pub(crate) const NAME: &CStr = c"xen-rs";
 
 /// The `deadline` parameter: a [`deadline::Policy`], by name.
 #[derive(Clone, Copy)]
@@ -153,17 +181,10 @@ impl Guest {
     }
 }
 
-/// Rating without `prefer`: below every rating the C driver gives `xen` (400, or 299 and 275
-/// when the TSC is safe to use) and below `tsc` (300), so loading the module never changes the
-/// clocksource by itself; `current_clocksource` selects it explicitly.
-const RATING_DEFAULT: i32 = 250;
-
-/// Rating with `prefer`: above the C `xen` (400) and `tsc` (300), so the kernel switches to it.
-const RATING_PREFERRED: i32 = 410;
-
-/// The highest time any CPU has returned, when Xen does not promise a stable TSC: the `last_value`
-/// of `arch/x86/kernel/pvclock.c`, but ours, so that `xen-rs` and `xen` are independent. Reset on
-/// resume, because Xen system time restarts from the new host's boot after a migration.
+/// The highest time any CPU has returned, when Xen does not promise a stable TSC: the
+/// `last_value` of `arch/x86/kernel/pvclock.c`, but ours, so that this clocksource and the C
+/// reader that `sched_clock` keeps using are independent. Reset on resume, because Xen system
+/// time restarts from the new host's boot after a migration.
 static LAST: Atomic<u64> = Atomic::new(0);
 
 /// The orderings of C's `raw_atomic64_read()` and `raw_atomic64_try_cmpxchg()`.
@@ -179,8 +200,8 @@ impl pvclock::LastValue for Atomic<u64> {
     }
 }
 
-/// Whether the driver trusts `PVCLOCK_TSC_STABLE_BIT`: Xen set it on the vCPU that loaded the
-/// driver (as C `pvclock_set_flags()` does at boot).
+/// Whether the driver trusts `PVCLOCK_TSC_STABLE_BIT`: Xen set it on the vCPU that probed (as C
+/// `pvclock_set_flags()` does at boot).
 static TSC_STABLE_TRUSTED: AtomicFlag = AtomicFlag::new(false);
 
 /// The pvclock flags the driver trusts (Linux's `valid_flags`).
@@ -208,7 +229,7 @@ pub(crate) fn xen_rs_read() -> u64 {
     pvclock::monotonic(&LAST, now, flags & trusted_flags())
 }
 
-/// The `xen-rs` clocksource: a 1 GHz counter of Xen system time.
+/// The clocksource: a 1 GHz counter of Xen system time.
 struct XenTime;
 
 #[vtable]
@@ -222,48 +243,23 @@ impl clocksource::Operations for XenTime {
     }
 }
 
-/// How the driver runs.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    /// Beside the C driver, whose devices it takes the tick over from and hands it back to:
-    /// the module, or built in where the C driver kept Xen time. Its devices are `xen-rs`.
-    Beside,
-    /// Built in, in place of the C driver from `xen_time_init()` on (`xen_builtin.rs`), under
-    /// the C names and with the clocksource rating the C driver chose.
-    #[cfg_attr(MODULE, expect(dead_code))]
-    Replacing { rating: i32 },
-}
-
-impl Role {
-    /// The name of the clocksource and of the clock event devices.
-    pub(crate) fn name(self) -> &'static CStr {
-        match self {
-            Role::Beside => c"xen-rs",
-            Role::Replacing { .. } => c"xen",
-        }
-    }
-
-    /// [`Role::name`], for messages.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Role::Beside => "xen-rs",
-            Role::Replacing { .. } => "xen",
-        }
-    }
-}
-
-/// What the checks at load found: how to register the clocksource, and the clock event
-/// devices' settings if they are wanted.
+/// What the checks found: how to register the clocksource, and the clock event devices'
+/// settings if they are wanted.
 #[derive(Clone, Copy)]
-pub(crate) struct Probed {
-    pub(crate) clocksource: clocksource::Config,
-    pub(crate) clockevents: Option<xen_clockevent::Settings>,
+struct Probed {
+    clocksource: clocksource::Config,
+    clockevents: Option<xen_clockevent::Settings>,
 }
 
 /// Checks, before anything is registered, that this is a Xen guest with a pvclock record that
 /// is safe to read, and the parameters and the guest for the clock event devices if they are
-/// wanted.
-pub(crate) fn probe(role: Role) -> Result<Probed> {
+/// wanted; the clocksource is to be rated `rating`.
+fn probe(rating: i32) -> Result<Probed> {
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    xen_hv::fault_inject::arm(
+        xen_hv::TimerCall::StopPeriodic,
+        module_parameters::fail_stop_periodic.value(),
+    );
     if !xen_hv::xen_domain() {
         pr_err!("not running on Xen, nothing to do\n");
         return Err(ENODEV);
@@ -292,19 +288,13 @@ pub(crate) fn probe(role: Role) -> Result<Probed> {
     let (_, flags) = pvclock::read(&time);
     drop(time);
     TSC_STABLE_TRUSTED.store(flags & PVCLOCK_TSC_STABLE_BIT != 0, Relaxed);
-    let rating = match role {
-        Role::Replacing { rating } => rating,
-        Role::Beside if module_parameters::prefer.value() => RATING_PREFERRED,
-        Role::Beside => RATING_DEFAULT,
-    };
     let stable = flags & PVCLOCK_TSC_STABLE_BIT != 0;
     pr_info!(
-        "registering clocksource {}, rating {rating}, Xen promises a stable TSC: {stable}\n",
-        role.label()
+        "registering clocksource {NAME}, rating {rating}, Xen promises a stable TSC: {stable}\n"
     );
     Ok(Probed {
         clocksource: clocksource::Config {
-            name: role.name(),
+            name: NAME,
             rating,
             hz: 1_000_000_000,
         },
@@ -312,71 +302,31 @@ pub(crate) fn probe(role: Role) -> Result<Probed> {
     })
 }
 
+// How the driver sits in the kernel: as a module beside the C driver (`tick_bridge.rs`), built in
+// in its place (`xen_builtin.rs`).
+#[cfg(MODULE)]
+use tick_bridge::Driver;
+#[cfg(not(MODULE))]
+use xen_builtin::Driver;
+
 /// The driver: from module load (or boot, built in) to unload.
 ///
-/// The fields are dropped in the order they are declared and set up in the opposite one, so
-/// that the clock event devices, which take over the tick, come last: once one of them runs
-/// a CPU's tick, nothing else can fail and make the driver undo its set-up.
+/// The fields are dropped in the order they are declared and set up in the opposite one.
 #[pin_data(PinnedDrop)]
 struct XenClock {
-    // Dropped first: hands every CPU's tick back to the C `xen` device.
-    _tick: Option<Pin<KBox<xen_clockevent::TickDevices>>>,
+    // Dropped first: as a module, hands every CPU's tick back to the C `xen` device.
+    #[pin]
+    _driver: Driver,
     #[pin]
     _checks: checks::Checks,
-    // None when built in and registered by `xen_time_init()` (`xen_builtin.rs`).
-    _clocksource: Option<Pin<KBox<Registration<XenTime>>>>,
-}
-
-/// Built in, the clock event devices of the driver that `xen_time_init()` handed Xen time to;
-/// `None` if the C driver kept it, and always in the module.
-fn replacing_c() -> Option<Arc<xen_clockevent::XenClockEvents>> {
-    #[cfg(not(MODULE))]
-    return xen_builtin::get().map(|time| time.events.clone());
-    #[cfg(MODULE)]
-    None
 }
 
 impl kernel::InPlaceModule for XenClock {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
-        xen_hv::fault_inject::arm(
-            xen_hv::TimerCall::StopPeriodic,
-            module_parameters::fail_stop_periodic.value(),
-        );
         let dir = debugfs::Dir::new(c"xen_clock");
-        // Built in and in charge since `xen_time_init()`: only debugfs and the CPU hotplug
-        // state are left to set up.
-        let replacing = replacing_c();
-        let probed = match replacing {
-            Some(_) => Ok(None),
-            None => probe(Role::Beside).map(Some),
-        };
         try_pin_init!(Self {
-            _clocksource: match probed? {
-                Some(probed) => Some(KBox::pin_init(
-                    Registration::new(probed.clocksource, XenTime, module),
-                    GFP_KERNEL,
-                )?),
-                None => None,
-            },
             _checks <- checks::Checks::new(dir.clone()),
-            _tick: match (replacing, probed?.and_then(|p| p.clockevents)) {
-                (Some(events), _) => Some(KBox::pin_init(
-                    xen_clockevent::TickDevices::new(events, &dir),
-                    GFP_KERNEL,
-                )?),
-                (None, Some(settings)) => Some(KBox::pin_init(
-                    xen_clockevent::TickDevices::new(
-                        Arc::new(
-                            xen_clockevent::XenClockEvents::new(settings, Role::Beside, module)?,
-                            GFP_KERNEL,
-                        )?,
-                        &dir,
-                    ),
-                    GFP_KERNEL,
-                )?),
-                (None, None) => None,
-            },
+            _driver <- Driver::new(module, &dir),
         })
         .pin_chain(|_| {
             pr_info!("loaded\n");

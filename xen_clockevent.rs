@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `xen-rs` clock event devices: one per CPU, each programming the Xen timer of the vCPU
-//! that runs the CPU, each fed by that vCPU's `VIRQ_TIMER` events.
+//! The clock event devices: one per CPU, each programming the Xen timer of the vCPU that runs
+//! the CPU, each fed by that vCPU's `VIRQ_TIMER` events.
 //!
 //! # One-shot deadlines
 //!
@@ -44,13 +44,13 @@
 //! channel once). If Xen refuses one of the two timers, the other still runs the tick: the
 //! one-shot one alone wakes every tick, the periodic one alone while the vCPU runs.
 //!
-//! # CPU hotplug
+//! # Registration
 //!
-//! Each CPU's device is registered when the CPU comes online, after a probe (Xen must accept a
-//! `VCPUOP` timer call for that vCPU), and unbound before it goes offline. If no other device
-//! can take that CPU's tick (an admin unbound the C one), the unbind fails, and the tick core
-//! itself drops the device as the CPU dies; the driver learns so from a later hotplug stage
-//! and registers the device again when the CPU comes back.
+//! When and where each CPU's device is registered depends on how the driver sits in the
+//! kernel: built in, as each CPU starts, in place of the C device (`xen_builtin.rs`); as a
+//! module, as each CPU comes online, beside the C device, whose tick it takes over
+//! (`tick_bridge.rs`). In both, the tick core itself drops a device that still runs its CPU's
+//! tick as the CPU dies, and the driver learns so from a CPU hotplug stage ([`TickDevices`]).
 
 use crate::{
     deadline::{
@@ -66,10 +66,10 @@ use crate::{
     xen_hv::{
         fault_inject,
         TimerCall,
-        TimerEventHook,
+        TimerEventHandler,
         VcpuTimer, //
     },
-    xen_rs_read, Role,
+    xen_rs_read, NAME,
 };
 use core::fmt;
 use kernel::{
@@ -79,6 +79,7 @@ use kernel::{
         CpuId, //
     },
     debugfs,
+    interrupt::LocalInterruptDisabled,
     new_spinlock,
     prelude::*,
     sync::{
@@ -105,12 +106,14 @@ use kernel::{
     }, //
 };
 
-/// Beside the C driver: above the C `xen` device (500), so that the tick core moves every CPU
-/// to `xen-rs`.
-pub(crate) const RATING: i32 = 510;
+/// The devices' rating, built in: the C device's, which they replace.
+#[cfg(not(MODULE))]
+const RATING: i32 = 500;
 
-/// In place of the C driver: the C device's rating.
-pub(crate) const RATING_REPLACING: i32 = 500;
+/// The devices' rating, as a module: above the C `xen` device (500), so that the tick core
+/// moves every CPU to `xen-rs`.
+#[cfg(MODULE)]
+const RATING: i32 = 510;
 
 /// The longest single delay: Xen accepts any 64-bit deadline; the C driver caps a delay at
 /// `0xffffffff` ns (4.3 s), and so do we, so that both devices let an idle CPU sleep as long.
@@ -319,7 +322,7 @@ struct DriftWindow {
 }
 
 /// The drift monitor: the kernel's clock (`CLOCK_MONOTONIC`, driven by the current
-/// clocksource) against Xen system time, sampled from the `xen-rs` events at most once per
+/// clocksource) against Xen system time, sampled from the devices' events at most once per
 /// [`DRIFT_INTERVAL_NS`], fitted by least squares over the last [`DRIFT_WINDOW`] samples
 /// ([`DriftEstimator`]); the results in atomics, for the `compensated` policy and debugfs
 /// `xen_clock/drift`.
@@ -500,7 +503,7 @@ impl LatenessSampling {
     }
 }
 
-/// The `xen-rs` device of one CPU.
+/// The clock event device of one CPU.
 pub(crate) struct XenTimer {
     vcpu: VcpuTimer,
     /// Xen's periodic timer of the vCPU may be running: false only after the driver stopped it
@@ -561,13 +564,6 @@ impl XenTimer {
             }
         }
         result
-    }
-
-    /// The probe of a CPU before its device is registered: the C driver stopped the vCPU's
-    /// periodic timer at boot, so this changes nothing, but a refusal shows that Xen will not
-    /// let the driver program this vCPU's timers (FreeBSD's driver uses the same test).
-    pub(crate) fn probe(&self) -> Result {
-        self.stop_periodic()
     }
 
     /// Stops Xen's periodic timer of the vCPU; while it may run, a failure leaves it marked
@@ -807,10 +803,9 @@ pub(crate) struct Settings {
     policy: Policy,
 }
 
-/// The devices of all CPUs: what the timer event hook and the CPU hotplug states work on.
+/// The devices of all CPUs: what the vCPU timer events and the CPU hotplug states work on.
 pub(crate) struct XenClockEvents {
     pub(crate) devices: PerCpuDevices<XenTimer>,
-    pub(crate) role: Role,
     drift: Arc<DriftMonitor>,
     sampling: Arc<LatenessSampling>,
     policy: Policy,
@@ -843,7 +838,7 @@ impl XenClockEvents {
         if !vcpuop_timer_in_use {
             pr_err!(
                 "the tick does not run on the Xen vCPU timer here (an HVM guest without the \
-                 vector callback?), so xen-rs clock events would never fire; clockevents=0 \
+                 vector callback?), so these clock events would never fire; clockevents=0 \
                  loads the clocksource alone\n"
             );
             return Err(ENODEV);
@@ -867,20 +862,16 @@ impl XenClockEvents {
     }
 
     /// Sets up (without registering) a device for each possible CPU.
-    pub(crate) fn new(settings: Settings, role: Role, module: &'static ThisModule) -> Result<Self> {
-        let (rating, tick_only) = match role {
-            // Above the C device, and the vCPU timer is also the C device's.
-            Role::Beside => (RATING, true),
-            // The C device's rating; the vCPU timer is the driver's alone.
-            Role::Replacing { .. } => (RATING_REPLACING, false),
-        };
+    pub(crate) fn new(settings: Settings, module: &'static ThisModule) -> Result<Self> {
         // CAST: both limits are far below `i64::MAX` (checked by `probe`, and constant).
         let config = clockevents::Config {
-            name: role.name(),
-            rating,
+            name: NAME,
+            rating: RATING,
             min_delta: Delta::from_nanos(settings.min_delta_ns as i64),
             max_delta: Delta::from_nanos(MAX_DELTA_NS as i64),
-            tick_only,
+            // As a module, the vCPU timer is also the C `xen` device's, which stays registered
+            // for the hand-back.
+            tick_only: cfg!(MODULE),
         };
         let drift = Arc::pin_init(DriftMonitor::new(), GFP_KERNEL)?;
         let sampling = Arc::new(
@@ -897,26 +888,17 @@ impl XenClockEvents {
         )?;
         Ok(Self {
             devices,
-            role,
             drift,
             sampling,
             policy,
         })
     }
+}
 
-    /// Stops the periodic timer of every CPU whose device is registered (after a restore).
-    #[cfg(not(MODULE))]
-    pub(crate) fn stop_periodic_timers(&self) {
-        for i in 0..nr_cpu_ids() {
-            let Some(cpu) = CpuId::from_u32(i) else {
-                continue;
-            };
-            if let (true, Some(timer)) = (self.devices.is_registered(cpu), self.devices.ops(cpu)) {
-                if let Err(e) = timer.stop_periodic() {
-                    pr_warn!("CPU {i}: Xen refused VCPUOP_stop_periodic_timer ({e:?})\n");
-                }
-            }
-        }
+impl TimerEventHandler for XenClockEvents {
+    fn timer_event(&self, irq_off: &LocalInterruptDisabled) -> bool {
+        self.devices
+            .deliver(irq_off, |timer, event| timer.event(event))
     }
 }
 
@@ -1037,19 +1019,18 @@ fn show_drift(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::
     writeln!(f, "now kernel_ns={} xen_ns={xen}", kernel_ns(kernel))
 }
 
-/// The `xen-rs` clock event devices, in charge of the tick of every online CPU from set-up
-/// until drop, which hands each CPU back to the C `xen` device.
+/// The clock event devices' debugfs files and their CPU hotplug state, whose callbacks
+/// (`tick_bridge.rs` as a module, `xen_builtin.rs` built in) register the devices or only
+/// learn that a CPU died.
 ///
 /// The fields are dropped in the order they are declared, and set up in the opposite order:
-/// the CPU hotplug states, which register the devices, come last, so that nothing can fail
+/// the CPU hotplug state, which may register the devices, comes last, so that nothing can fail
 /// once a device runs a tick.
 #[pin_data]
 pub(crate) struct TickDevices {
-    // Dropped first: unregisters the devices, CPU by CPU, while the hook still routes events.
+    // Dropped first: as a module, unregisters the devices, CPU by CPU.
     #[pin]
     hotplug: hotplug::Registration<XenClockEvents>,
-    // None when the driver replaces the C one: it binds `VIRQ_TIMER` itself.
-    hook: Option<Pin<KBox<TimerEventHook<XenClockEvents>>>>,
     #[pin]
     stats: debugfs::File<Arc<XenClockEvents>>,
     #[pin]
@@ -1063,14 +1044,12 @@ pub(crate) struct TickDevices {
 }
 
 impl TickDevices {
-    /// Beside the C driver, installs the timer event hook, then registers a device on every
-    /// online CPU (and on each CPU that comes online later). In place of the C driver the
-    /// devices are registered already; the hotplug state then only tells them when a CPU died.
+    /// Creates the debugfs files in `dir`, then sets up the CPU hotplug state: on every online
+    /// CPU and on each CPU that comes online later, its `online` callback runs.
     pub(crate) fn new(
         events: Arc<XenClockEvents>,
         dir: &debugfs::Dir,
     ) -> impl PinInit<Self, Error> + '_ {
-        let beside = events.role == Role::Beside;
         let events = Ok::<_, Error>(events);
         try_pin_init!(Self {
             faults <- fault_inject::Files::new(dir),
@@ -1083,11 +1062,6 @@ impl TickDevices {
                 &show_lateness_sampling,
                 &store_lateness_sampling,
             ),
-            hook: if beside {
-                Some(KBox::pin_init(TimerEventHook::new(events.clone()?), GFP_KERNEL)?)
-            } else {
-                None
-            },
             hotplug <- hotplug::Registration::with_dead(
                 c"clockevents/xen_clock:online",
                 c"clockevents/xen_clock:dead",

@@ -3,11 +3,14 @@
 //! The hypervisor layer: what the driver reads from, and asks of, Xen.
 //!
 //! The pvclock record of the current vCPU, read with volatile loads because Xen rewrites it at
-//! any time; the C reference read, for cross-checks; the vCPU timer hypercalls; the two ways
-//! the vCPU timer events reach the driver (the hook in the C driver's handler, for the module,
-//! or the driver's own binding of `VIRQ_TIMER`, built in); and the entry points through which
-//! `arch/x86/xen/time.c` hands Xen time to the built-in driver. This file holds all of the
-//! driver's `unsafe` code.
+//! any time; the C reference read, for cross-checks; the vCPU timer hypercalls; built in, the
+//! driver's own binding of each vCPU's `VIRQ_TIMER` and the entry points through which
+//! `arch/x86/xen/time.c` hands Xen time to it.
+//!
+//! As a module, the hook in the C driver's `VIRQ_TIMER` handler through which the vCPU timer
+//! events reach the driver.
+//!
+//! This file holds all of the driver's `unsafe` code.
 //!
 //! C headers: [arch/x86/include/asm/pvclock-abi.h](srctree/arch/x86/include/asm/pvclock-abi.h),
 //! [include/xen/xen-ops.h](srctree/include/xen/xen-ops.h),
@@ -20,10 +23,7 @@ use crate::pvclock::{
     PVCLOCK_GUEST_STOPPED, //
 };
 use core::{
-    marker::{
-        PhantomData,
-        PhantomPinned, //
-    },
+    marker::PhantomData,
     ptr::{
         self,
         NonNull, //
@@ -39,9 +39,7 @@ use kernel::{
     },
     interrupt::LocalInterruptDisabled,
     prelude::*,
-    sync::Arc,
-    time::clockevents::DeviceCpu,
-    types::Opaque, //
+    time::clockevents::DeviceCpu, //
 };
 
 /// Whether the kernel runs as a Xen guest (PV, PVH or HVM).
@@ -62,12 +60,20 @@ pub(crate) fn pvclock_usable() -> bool {
 }
 
 /// Whether the C driver runs the tick on the `VCPUOP` one-shot timer, with every vCPU's
-/// `VIRQ_TIMER` bound to `xen_timer_interrupt()`: the only way the driver's clock event
+/// `VIRQ_TIMER` bound to `xen_timer_interrupt()`: the only way the module's clock event
 /// devices get events (through [`TimerEventHook`]). Not so in an HVM guest without the vector
 /// callback, whose tick is the local APIC's.
+#[cfg(MODULE)]
 pub(crate) fn vcpuop_timer_in_use() -> bool {
     // SAFETY: The function only compares a pointer set once during boot.
     unsafe { bindings::xen_vcpuop_timer_in_use() }
+}
+
+/// Whether the tick can run on the `VCPUOP` one-shot timer: built in, always, because
+/// `xen_time_init()` hands Xen time to the driver only once it chose that timer.
+#[cfg(not(MODULE))]
+pub(crate) fn vcpuop_timer_in_use() -> bool {
+    true
 }
 
 /// Reads Xen system time through the C driver (`xen_clocksource_read()`), the reference the
@@ -515,96 +521,120 @@ pub(crate) mod fault_inject {
 /// What receives the vCPU timer events.
 pub(crate) trait TimerEventHandler: Send + Sync {
     /// Called from the timer interrupt (`irq_off` shows that interrupts are off) on the CPU
-    /// whose vCPU timer fired. Returns `true` if the event was for the handler's device, `false`
-    /// to let the C `xen` clock event device have it.
+    /// whose vCPU timer fired. Returns `true` if the event was for the handler's device.
+    ///
+    /// As a module, `false` lets the C `xen` clock event device have it.
     fn timer_event(&self, irq_off: &LocalInterruptDisabled) -> bool;
 }
 
-/// The vCPU timer events, offered to `T` before the C `xen` device sees them, through the hook
-/// that `patches/` adds to `xen_timer_interrupt()` (`arch/x86/xen/time.c`).
-///
-/// # Invariants
-///
-/// `hook` is installed with `xen_timer_set_event_hook()` from the end of [`TimerEventHook::new`]
-/// until drop, and its handler only ever sees it embedded in a `TimerEventHook<T>`.
-#[pin_data(PinnedDrop)]
-pub(crate) struct TimerEventHook<T: TimerEventHandler> {
-    #[pin]
-    hook: Opaque<bindings::xen_timer_event_hook>,
-    handler: Arc<T>,
-    #[pin]
-    _pin: PhantomPinned,
-}
+#[cfg(MODULE)]
+pub(crate) use hook::TimerEventHook;
 
-impl<T: TimerEventHandler> TimerEventHook<T> {
-    /// Installs the hook: from now on `handler` sees every vCPU timer event first. Fails with
-    /// `EBUSY` if another hook is installed.
-    pub(crate) fn new(handler: Arc<T>) -> impl PinInit<Self, Error> {
-        try_pin_init!(&this in Self {
-            handler,
-            hook <- Opaque::ffi_init(|hook: *mut bindings::xen_timer_event_hook| {
-                // SAFETY: `ffi_init` hands us valid, writable memory for the hook.
-                unsafe { (*hook).handler = Some(Self::handler_callback) };
-            }),
-            _pin: PhantomPinned,
-            _: {
-                // SAFETY: `this` is pinned and fully initialised; the hook stays valid until
-                // `drop` removes it and waits for the handlers that may be running it.
-                to_result(unsafe {
-                    bindings::xen_timer_set_event_hook(Opaque::cast_into(
-                        &raw const (*this.as_ptr()).hook,
-                    ))
-                })?;
-                // INVARIANT: installed above.
-            },
-        })
+/// Only in the module: the hook in the C driver's `VIRQ_TIMER` handler.
+#[cfg(MODULE)]
+mod hook {
+    use super::TimerEventHandler;
+    use core::marker::PhantomPinned;
+    use kernel::{
+        bindings,
+        error::to_result,
+        interrupt::LocalInterruptDisabled,
+        prelude::*,
+        sync::Arc,
+        types::Opaque, //
+    };
+
+    /// The vCPU timer events, offered to `T` before the C `xen` device sees them, through the
+    /// hook in `xen_timer_interrupt()` (`arch/x86/xen/time.c`).
+    ///
+    /// Only in the module: built in, the driver binds `VIRQ_TIMER` itself (`VirqTimer`).
+    ///
+    /// # Invariants
+    ///
+    /// `hook` is installed with `xen_timer_set_event_hook()` from the end of
+    /// [`TimerEventHook::new`] until drop, and its handler only ever sees it embedded in a
+    /// `TimerEventHook<T>`.
+    #[pin_data(PinnedDrop)]
+    pub(crate) struct TimerEventHook<T: TimerEventHandler> {
+        #[pin]
+        hook: Opaque<bindings::xen_timer_event_hook>,
+        handler: Arc<T>,
+        #[pin]
+        _pin: PhantomPinned,
     }
 
-    /// # Safety
-    ///
-    /// Called by `xen_timer_interrupt()` with the hook installed by [`Self::new`].
-    unsafe extern "C" fn handler_callback(
-        hook: *mut bindings::xen_timer_event_hook,
-    ) -> bindings::irqreturn_t {
-        // CAST: `Opaque<T>` is `repr(transparent)` over `T`.
-        let hook = hook.cast::<Opaque<bindings::xen_timer_event_hook>>();
-        // SAFETY: By the type invariants the hook is embedded in a `Self`, which stays alive
-        // until `drop` has removed the hook and waited for running handlers.
-        let this = unsafe { &*kernel::container_of!(hook, Self, hook) };
-        // SAFETY: `xen_timer_interrupt()` is an interrupt handler: interrupts stay off until
-        // this callback returns.
-        let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
-        if this.handler.timer_event(irq_off) {
-            bindings::irqreturn::IRQ_HANDLED
-        } else {
-            bindings::irqreturn::IRQ_NONE
+    impl<T: TimerEventHandler> TimerEventHook<T> {
+        /// Installs the hook: from now on `handler` sees every vCPU timer event first. Fails
+        /// with `EBUSY` if another hook is installed.
+        pub(crate) fn new(handler: Arc<T>) -> impl PinInit<Self, Error> {
+            try_pin_init!(&this in Self {
+                handler,
+                hook <- Opaque::ffi_init(|hook: *mut bindings::xen_timer_event_hook| {
+                    // SAFETY: `ffi_init` hands us valid, writable memory for the hook.
+                    unsafe { (*hook).handler = Some(Self::handler_callback) };
+                }),
+                _pin: PhantomPinned,
+                _: {
+                    // SAFETY: `this` is pinned and fully initialised; the hook stays valid
+                    // until `drop` removes it and waits for the handlers that may be running
+                    // it.
+                    to_result(unsafe {
+                        bindings::xen_timer_set_event_hook(Opaque::cast_into(
+                            &raw const (*this.as_ptr()).hook,
+                        ))
+                    })?;
+                    // INVARIANT: installed above.
+                },
+            })
+        }
+
+        /// # Safety
+        ///
+        /// Called by `xen_timer_interrupt()` with the hook installed by [`Self::new`].
+        unsafe extern "C" fn handler_callback(
+            hook: *mut bindings::xen_timer_event_hook,
+        ) -> bindings::irqreturn_t {
+            // CAST: `Opaque<T>` is `repr(transparent)` over `T`.
+            let hook = hook.cast::<Opaque<bindings::xen_timer_event_hook>>();
+            // SAFETY: By the type invariants the hook is embedded in a `Self`, which stays
+            // alive until `drop` has removed the hook and waited for running handlers.
+            let this = unsafe { &*kernel::container_of!(hook, Self, hook) };
+            // SAFETY: `xen_timer_interrupt()` is an interrupt handler: interrupts stay off
+            // until this callback returns.
+            let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
+            if this.handler.timer_event(irq_off) {
+                bindings::irqreturn::IRQ_HANDLED
+            } else {
+                bindings::irqreturn::IRQ_NONE
+            }
         }
     }
-}
 
-#[pinned_drop]
-impl<T: TimerEventHandler> PinnedDrop for TimerEventHook<T> {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: By the type invariants the hook is installed. The call removes it and waits
-        // (`synchronize_rcu()`) until no timer interrupt is still running it.
-        unsafe { bindings::xen_timer_clear_event_hook(self.hook.get()) };
+    #[pinned_drop]
+    impl<T: TimerEventHandler> PinnedDrop for TimerEventHook<T> {
+        fn drop(self: Pin<&mut Self>) {
+            // SAFETY: By the type invariants the hook is installed. The call removes it and
+            // waits (`synchronize_rcu()`) until no timer interrupt is still running it.
+            unsafe { bindings::xen_timer_clear_event_hook(self.hook.get()) };
+        }
     }
+
+    // SAFETY: The hook is only read by the C side; `T` is `Send + Sync`.
+    unsafe impl<T: TimerEventHandler> Send for TimerEventHook<T> {}
+    // SAFETY: As above.
+    unsafe impl<T: TimerEventHandler> Sync for TimerEventHook<T> {}
 }
 
-// SAFETY: The hook is only read by the C side; `T` is `Send + Sync`.
-unsafe impl<T: TimerEventHandler> Send for TimerEventHook<T> {}
-// SAFETY: As above.
-unsafe impl<T: TimerEventHandler> Sync for TimerEventHook<T> {}
-
-#[cfg(not(MODULE))]
 /// A vCPU's `VIRQ_TIMER`, bound to the driver's handler as the C driver binds it to
 /// `xen_timer_interrupt()` (`xen_setup_timer()`): per CPU, not balanced, a timer interrupt,
-/// resumed early and by force; unbound on drop. Built in, when the driver replaces the C one.
+/// resumed early and by force; unbound on drop. Only built in, where the driver replaces the C
+/// one.
 ///
 /// # Invariants
 ///
 /// `irq` is bound to [`VirqTimer::handler`] with `handler` as its `dev_id` and `name` as its
 /// name, from [`VirqTimer::bind`] until drop.
+#[cfg(not(MODULE))]
 pub(crate) struct VirqTimer {
     irq: u32,
     dev_id: *mut c_void,

@@ -32,6 +32,8 @@ elif [ "${XC_DEBUG:-0}" = 1 ]; then
 else
 	KOUT=$CACHE/build
 fi
+# The built-in tree, whichever tree KOUT is (lint checks the driver in both).
+KOUT_BUILTIN=$CACHE/build-y
 RESULTS=${RESULTS:-$REPO/results}
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -56,8 +58,11 @@ die() {
 stamp_ok() { [ -f "$CACHE/stamps/$1" ] && [ "$(cat "$CACHE/stamps/$1")" = "$2" ]; }
 stamp_set() { mkdir -p "$CACHE/stamps"; printf '%s' "$2" >"$CACHE/stamps/$1"; }
 
-# The subject of the series' patch that adds the driver (its files are made by driver_tree).
+# The series' two patches that carry the driver's files, both written by format-series.sh from
+# this repository: the first adds the driver, built in only; the last makes it a loadable module
+# (after the patches only the module needs), and the tree it leaves is driver_tree's.
 DRIVER_PATCH_SUBJECT="clocksource: Add a Rust Xen guest clock"
+MODULE_PATCH_SUBJECT="clocksource/xen: Let the Rust Xen guest clock be a loadable module"
 # The driver's directory in the kernel tree, as the series' driver patch adds it.
 DRIVER_DIR=drivers/clocksource/xen
 
@@ -74,6 +79,12 @@ driver_tree() {
 # the harness's tree is a link to this repository.
 without_driver_files() {
 	awk -v dir="a/$DRIVER_DIR/" '/^diff --git / { skip = (index($3, dir) == 1) } /^-- $/ { skip = 0 } !skip'
+}
+
+# patch_subject FILE: the subject of a patch file, its header unfolded, without "[PATCH n/m] ".
+patch_subject() {
+	awk '/^Subject: / { s = $0; on = 1; next } on && /^ / { s = s $0; next } on { exit } END {
+		sub(/^Subject: (\[PATCH[^]]*\] )?/, "", s); print s }' "$1"
 }
 
 # The patch series in order, without its cover letter (0000-cover-letter.patch).

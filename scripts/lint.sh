@@ -5,13 +5,14 @@
 #  - rustfmt with the tree's .rustfmt.toml (what `make rustfmtcheck` runs), on the driver and
 #    on the series' Rust files in rust/ (the kernel crate's abstractions);
 #  - the module built again with CLIPPY=1, no warning allowed in the driver or in the
-#    series' Rust files;
-#  - rustdoc of the module, and `make rustdoc` of the kernel crate, no warning allowed in
-#    the series' Rust files;
+#    series' Rust files, and clippy on the driver as the built-in tree compiles it;
+#  - rustdoc of the driver as a module and built in, and `make rustdoc` of the kernel crate,
+#    no warning allowed in the series' Rust files;
 #  - scripts/checkpatch.pl --strict on every patch of the series;
+#  - the driver's files as the series leaves them are this repository's;
 #  - Documentation/ built by Sphinx with every warning an error (as `make htmldocs` would
 #    read it; the kernel's own extensions are not used by these files).
-# Needs a built tree (scripts/build-kernel.sh).
+# Needs the module and the built-in trees built (scripts/build-kernel.sh, with XC_BUILTIN=1).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 export RUSTUP_TOOLCHAIN=$RUST_VER
@@ -53,16 +54,28 @@ read -r tree_warnings driver_warnings <<<"$outside"
 if [ "$driver_warnings" != 0 ] || printf '%s\n' "$out" | grep -q '^error'; then rc=1; fi
 [ -n "$out" ] && printf '%s\n' "$out" | head -40 | sed 's/^/# /'
 [ "$tree_warnings" = 0 ] || echo "# $tree_warnings clippy warning(s) in the kernel tree's own files, not the driver's"
-result $rc clippy
+# What only the built-in driver compiles (cfg(not(MODULE))): clippy on the built-in tree's
+# driver object, with the command Kbuild saved for it (scripts/driver-check.py).
+obj=$DRIVER_DIR/xen_clock.o
+if [ -f "$KOUT_BUILTIN/$DRIVER_DIR/.xen_clock.o.cmd" ]; then
+	out=$(python3 "$REPO/scripts/driver-check.py" clippy "$KOUT_BUILTIN" "$obj" "$CACHE/clippy-builtin" 2>&1) || rc=1
+	[ -n "$out" ] && printf '%s\n' "$out" | head -40 | sed 's/^/# built in: /'
+else
+	echo "# built in: no built-in tree yet ($KOUT_BUILTIN), not checked"
+	rc=1
+fi
+result $rc "clippy (the module, and built in)"
 
-# rustdoc of the driver crate, with what Kbuild gives rustc (from its .cmd file).
-doc=$CACHE/rustdoc
-rm -rf "$doc"
-out=$(python3 "$REPO/scripts/rustdoc-module.py" "$KOUT" drivers/clocksource/xen/xen_clock.o "$doc" 2>&1)
-rc=$?
-[ -n "$out" ] && printf '%s\n' "$out" | head -40 | sed 's/^/# /'
-[ "$rc" = 0 ] && [ ! -f "$doc/xen_clock/index.html" ] && { echo "# no docs written"; rc=1; }
-result $rc rustdoc
+# rustdoc of the driver crate, as a module and built in, with what Kbuild gives rustc.
+rc=0
+for tree in "$KOUT" "$KOUT_BUILTIN"; do
+	doc=$CACHE/rustdoc/$(basename "$tree")
+	rm -rf "$doc"
+	out=$(python3 "$REPO/scripts/driver-check.py" rustdoc "$tree" "$obj" "$doc" 2>&1) || rc=1
+	[ -n "$out" ] && printf '%s\n' "$out" | head -40 | sed 's/^/# /'
+	[ -f "$doc/xen_clock/index.html" ] || { echo "# no docs written for $tree"; rc=1; }
+done
+result $rc "rustdoc (the module, and built in)"
 
 # rustdoc of the kernel crate, where the series' abstractions are documented.
 out=$(make -s -C "$KSRC" O="$KOUT" LLVM="$LLVM_SUFFIX" rustdoc 2>&1)
@@ -86,24 +99,25 @@ for p in $(series_patches); do
 done
 result $rc "checkpatch --strict ($(series_patches | wc -l) patches)"
 
-# The series' driver patch must carry the driver as this repository has it
-# (scripts/format-series.sh writes it).
+# The driver's directory, as the series leaves it, must be this repository's driver files:
+# every patch's part in it applied in order to an empty tree (the driver patch, built in only,
+# and the module patch; scripts/format-series.sh writes both).
 rc=0
-drv=$(grep -l -x "Subject: \[PATCH [0-9/]*\] $DRIVER_PATCH_SUBJECT" $(series_patches) | head -1)
 t=$(mktemp -d)
-if [ -z "$drv" ]; then
-	rc=1
-	echo "# no patch '$DRIVER_PATCH_SUBJECT' in patches/"
-elif ! (cd "$t" && git init -q && git apply --include="$DRIVER_DIR/*" "$drv"); then
-	rc=1
-	echo "# $(basename "$drv") does not apply to an empty tree"
-else
-	driver_tree "$t/want"
-	out=$(diff -r "$t/$DRIVER_DIR" "$t/want" 2>&1) ||
-		{ rc=1; printf '%s\n' "$out" | head -20 | sed 's/^/# /'; echo "# run scripts/format-series.sh"; }
-fi
+git -C "$t" init -q
+subjects=$(for p in $(series_patches); do patch_subject "$p"; done)
+for subject in "$DRIVER_PATCH_SUBJECT" "$MODULE_PATCH_SUBJECT"; do
+	grep -q -x -F "$subject" <<<"$subjects" || { rc=1; echo "# no patch '$subject' in patches/"; }
+done
+for p in $(series_patches); do
+	(cd "$t" && git apply --include="$DRIVER_DIR/*" "$p") ||
+		{ rc=1; echo "# $(basename "$p") does not apply to the driver's files of the patches before it"; }
+done
+driver_tree "$t/want"
+out=$(diff -r "$t/$DRIVER_DIR" "$t/want" 2>&1) ||
+	{ rc=1; printf '%s\n' "$out" | head -20 | sed 's/^/# /'; echo "# run scripts/format-series.sh"; }
 rm -rf "$t"
-result $rc "the driver patch has this repository's driver files ($(basename "${drv:-none}"))"
+result $rc "the series leaves this repository's driver files"
 
 # Sphinx on Documentation/, with a minimal conf.py and an index of its own: the kernel's
 # Documentation/conf.py needs the whole tree's extensions, which these files do not use.
