@@ -36,9 +36,52 @@ xen-init-dom0 >/dev/null || { say "xen-init-dom0 failed"; exit 1; }
 xenconsoled --log=guest --log-dir=/var/log/xen/console --pid-file=/run/xenconsoled.pid ||
 	{ say "xenconsoled failed"; exit 1; }
 
+# The domU's command line, from its xl config.
+extra=$(sed -n 's/^extra = "\(.*\)"$/\1/p' /xc/domu.cfg)
+
+# boot_ab ROUNDS: boots of the domU's kernel that only report how long the kernel took to start
+# /init (guest/domu-init.sh), alternating which goes first: "rust" as configured (built in,
+# the Rust driver replaces the C one) and "c" with xen_clock.clockevents=0 (the Rust driver
+# declines, the C one keeps Xen time). Same kernel, same command line but for that; KUnit off
+# in both. Each reports a line "xc-boot-ab: ..." that is passed on to the domU under test
+# (xc_boot_ab_results= on its command line, for its test boot_time_vs_c) and shown here.
+boot_ab() {
+	results=""
+	for r in $(seq 1 "$1"); do
+		order="rust c"
+		[ $((r % 2)) = 0 ] && order="c rust"
+		for v in $order; do
+			args="$extra kunit.enable=0 xc_boot_ab=$v"
+			[ "$v" = c ] && args="$args xen_clock.clockevents=0"
+			log=/var/log/xen/console/guest-xcab.log
+			rm -f "$log"
+			if ! timeout 60 xl create /xc/domu.cfg 'name="xcab"' "extra=\"$args\"" >/tmp/xl-ab.log 2>&1; then
+				say "boot-ab round $r $v: xl create failed: $(tail -1 /tmp/xl-ab.log)"
+				line="variant=$v init_s=none verdict=no-boot"
+			else
+				t=$(date +%s)
+				while timeout 20 xl domid xcab >/dev/null 2>&1 && [ $(($(date +%s) - t)) -lt 120 ]; do
+					sleep 1
+				done
+				timeout 20 xl destroy xcab >/dev/null 2>&1
+				line=$(tr -d '\r' <"$log" 2>/dev/null | sed -n 's/^xc-boot-ab: //p' | tail -1)
+				if [ -z "$line" ]; then
+					say "boot-ab round $r $v: no report; the end of its console:"
+					tr -d '\r' <"$log" 2>/dev/null | tail -20 | sed 's/^/xc-dom0:   /'
+					line="variant=$v init_s=none verdict=no-report"
+				fi
+			fi
+			say "boot-ab round $r: $line"
+			results="$results${results:+,}$(echo "$line" | tr ' ' ':')"
+		done
+	done
+	extra="$extra xc_boot_ab_results=$results"
+}
+[ "${BOOT_AB_ROUNDS:-0}" -gt 0 ] && boot_ab "$BOOT_AB_ROUNDS"
+
 say "creating domU ($DOMU_VCPUS vCPUs, $DOMU_MEMORY MiB, limit ${DOMU_TIMEOUT} s)"
 t0=$(date +%s)
-if ! xl create /xc/domu.cfg >/tmp/xl-create.log 2>&1; then
+if ! xl create /xc/domu.cfg "extra=\"$extra\"" >/tmp/xl-create.log 2>&1; then
 	cat /tmp/xl-create.log
 	say "xl create failed"
 	exit 1

@@ -22,6 +22,15 @@ mkdir -p /dev/mqueue && mount -t mqueue mqueue /dev/mqueue
 # An experiment's tests (experiments/known-failure/), when its plan runs.
 [ -f /xc/exp-tests.sh ] && . /xc/exp-tests.sh
 
+# A boot of the boot-time comparison (guest/dom0-init.sh, boot_ab): its report, and gone.
+case " $(cat /proc/cmdline) " in
+*" xc_boot_ab="*)
+	echo "xc-boot-ab: $(boot_ab_report)"
+	sleep 1
+	reboot -f
+	;;
+esac
+
 # The tests are shell functions run in this shell: these names must not clash with theirs.
 # A plan line is a test name, optionally followed by what the host reads (expect-skip: ...).
 tests=$(awk '!/^#/ && NF { print $1 }' /plan.txt)

@@ -247,6 +247,69 @@ t_ce_builtin() {
 	cat /tmp/incharge
 }
 
+# --- boot time: the built-in driver against the C one (guest/dom0-init.sh, boot_ab) ---
+
+# boot_ab_report: for a boot of the comparison, "variant=V init_s=S verdict=W": the variant
+# (xc_boot_ab=rust, the built-in driver as configured, or c, with xen_clock.clockevents=0),
+# when the kernel started /init by its log, and whether the right driver keeps Xen time:
+# rust, the Rust devices took over in xen_time_init() and run every CPU's tick, and the C
+# driver set up no timer; c, the Rust driver declined and left nothing behind (no "loaded", no
+# debugfs), one xen clocksource, the C devices run every CPU's tick. Any splat in the log
+# makes the verdict "splat".
+boot_ab_report() {
+	variant=$(sed -n 's/.*xc_boot_ab=\([a-z]*\).*/\1/p' /proc/cmdline)
+	init_s=$(kmsg | sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' | head -1)
+	verdict=ok
+	case $variant in
+	rust)
+		{ xen_rs_in_charge && dmesg_has 'xen_clock: Xen time taken over' &&
+			! dmesg_has 'installing Xen timer'; } >/dev/null 2>&1 || verdict=not-rust
+		;;
+	c)
+		{ every_cpu 'tick device xen ' && ! grep -qv ' driver c$' /tmp/ticks &&
+			dmesg_has 'clockevents=0: the C driver keeps Xen time' &&
+			! dmesg_has 'xen_clock: loaded' && [ ! -e "$DBG" ] &&
+			[ "$(tr ' ' '\n' <$CS/available_clocksource | grep -cx xen)" = 1 ]; } >/dev/null 2>&1 ||
+			verdict=not-c
+		;;
+	*) verdict=unknown-variant ;;
+	esac
+	kmsg | grep -qE "$SPLAT" && verdict=splat
+	echo "variant=$variant init_s=${init_s:-none} verdict=$verdict"
+}
+
+# The boot reaches userspace no later with the Rust driver built in than with the C driver
+# keeping Xen time in the same kernel (xen_clock.clockevents=0): dom0 booted each way
+# BOOT_AB_ROUNDS times before this domU, alternating which went first, and passed the reports
+# on. Every boot must have reported, with the right driver in charge and no splat; the time
+# to /init by the kernel's log is shown per round; the median of the Rust boots must not
+# exceed the slowest C boot (the C boots' own spread is the noise of this platform).
+t_boot_time_vs_c() {
+	[ -e /xc/builtin ] || { SKIP_REASON="not the built-in kernel"; return 4; }
+	res=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^xc_boot_ab_results=//p')
+	[ -n "$res" ] || { echo "no xc_boot_ab_results= on the command line: dom0 ran no boots"; return 1; }
+	echo "$res" | tr ',' '\n' | tr ':' ' ' >/tmp/ab
+	cat /tmp/ab
+	awk '
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+	  if (f["verdict"] != "ok" || f["init_s"] !~ /^[0-9.]+$/) { print "bad boot: " $0; bad = 1; next }
+	  t[f["variant"], ++n[f["variant"]]] = f["init_s"] }
+	function median(v,   k, i, j, a, x) {
+		k = n[v]; for (i = 1; i <= k; i++) a[i] = t[v, i]
+		for (i = 2; i <= k; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+		return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+	END {
+		if (n["rust"] < 3 || n["c"] != n["rust"]) { print "want the same number (3 or more) of rust and c boots: " n["rust"] + 0 ", " n["c"] + 0; exit 1 }
+		if (bad) exit 1
+		max_c = 0
+		for (i = 1; i <= n["c"]; i++) { if (t["c", i] > max_c) max_c = t["c", i]
+			printf "round %d: /init at %.3f s with the Rust driver, %.3f s with the C driver\n", i, t["rust", i], t["c", i] }
+		mr = median("rust"); mc = median("c")
+		printf "median: Rust %.3f s, C %.3f s (ratio %.3f); slowest C boot %.3f s\n", mr, mc, mr / mc, max_c
+		if (mr > max_c) { print "the Rust boots are slower than every C boot"; exit 1 }
+	}' /tmp/ab
+}
+
 # --- the xen-rs clocksource ---
 
 # switch_clocksource NAME: make NAME current and check the kernel did it.

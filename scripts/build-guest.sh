@@ -10,7 +10,8 @@
 #    rebuilt for a new driver.
 # Settings from the environment: DOMU_TYPE (pv or pvh), DOMU_VCPUS (2), DOMU_MEMORY (512),
 # DOMU_TIMEOUT (900 s), DOMU_EXTRA (guest command line additions), DOMU_KERNEL,
-# DOMU_CFG (lines added to the xl config),
+# DOMU_CFG (lines added to the xl config), BOOT_AB_ROUNDS (5: the boots of each driver for a
+# plan with boot_time_vs_c),
 # XC_BUILTIN=1 (the kernel with the driver built in), XC_VANILLA=1 (no driver),
 # XC_SABOTAGE=corrupt-ko (truncate the module on purpose, to see the
 # tests fail), LAT_ROUNDS and LAT_SAMPLES (the timer latency benchmark's
@@ -80,10 +81,15 @@ on_reboot = "destroy"
 on_crash = "destroy"
 ${DOMU_CFG:-}
 CFG
+# A plan with the test boot_time_vs_c has dom0 boot the kernel BOOT_AB_ROUNDS times each way
+# first (guest/dom0-init.sh, boot_ab).
+ab=0
+grep -q '^boot_time_vs_c\b' "$planfile" && ab=${BOOT_AB_ROUNDS:-5}
 cat >"$g/dom0/xc/params" <<P
 DOMU_TIMEOUT=${DOMU_TIMEOUT:-900}
 DOMU_VCPUS=${DOMU_VCPUS:-2}
 DOMU_MEMORY=${DOMU_MEMORY:-512}
+BOOT_AB_ROUNDS=$ab
 P
 mkdir -p "$out"
 (cd "$g/dom0" && find . | cpio -o -H newc --quiet) >"$out/overlay.cpio"
