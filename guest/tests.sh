@@ -237,14 +237,28 @@ t_ce_builtin() {
 	cat /tmp/order
 	[ "$(head -1 /tmp/order | grep -c 'xen_clock: Xen time taken over')" = 1 ] ||
 		{ echo "the driver did not take Xen time over before the first tick"; return 1; }
-	! grep -q 'installing Xen timer' /tmp/order || { echo "the C driver set up a timer"; return 1; }
 	grep -A1 'xen_clock: loaded' /tmp/order | grep -q 'Run /init' ||
 		{ echo "the driver was not set up before /init"; return 1; }
+	only_rust_xen_time
+}
+
+# only_rust_xen_time: built in, the C driver never set up a timer (no "installing Xen timer"
+# in the whole log), there is one xen clocksource and no xen-rs, and every CPU's tick device is
+# the Rust one.
+only_rust_xen_time() {
+	! dmesg_has 'installing Xen timer' || { echo "the C driver set up a timer"; return 1; }
 	echo "available_clocksource: $(cat $CS/available_clocksource)"
 	[ "$(tr ' ' '\n' <$CS/available_clocksource | grep -cx xen)" = 1 ] || { echo "not one xen clocksource"; return 1; }
 	! grep -qw xen-rs $CS/available_clocksource || { echo "a xen-rs clocksource besides"; return 1; }
 	xen_rs_in_charge || { cat /tmp/incharge; return 1; }
 	cat /tmp/incharge
+}
+
+# At the end of a built-in plan: still only the Rust devices and clocksource, after the save
+# and restore, the pause and whatever the plan did.
+t_ce_builtin_end() {
+	[ -e /xc/builtin ] || { SKIP_REASON="not the built-in kernel"; return 4; }
+	only_rust_xen_time
 }
 
 # --- boot time: the built-in driver against the C one (guest/dom0-init.sh, boot_ab) ---
@@ -262,8 +276,8 @@ boot_ab_report() {
 	verdict=ok
 	case $variant in
 	rust)
-		{ xen_rs_in_charge && dmesg_has 'xen_clock: Xen time taken over' &&
-			! dmesg_has 'installing Xen timer'; } >/dev/null 2>&1 || verdict=not-rust
+		{ only_rust_xen_time && dmesg_has 'xen_clock: Xen time taken over'; } >/dev/null 2>&1 ||
+			verdict=not-rust
 		;;
 	c)
 		{ every_cpu 'tick device xen ' && ! grep -qv ' driver c$' /tmp/ticks &&
