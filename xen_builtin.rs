@@ -50,11 +50,11 @@ use kernel::{
 
 /// Xen time as the built-in driver keeps it, from [`time_init`] until the guest stops.
 #[pin_data]
-pub(crate) struct BuiltinTime {
+struct BuiltinTime {
     #[pin]
     _clocksource: Registration<XenTime>,
     /// Every CPU's clock event device.
-    pub(crate) events: Arc<XenClockEvents>,
+    events: Arc<XenClockEvents>,
     /// Each CPU's `VIRQ_TIMER` binding, by CPU number. Bound and unbound from the C driver's
     /// CPU hotplug prepare stage, which the hotplug core serialises; the lock is for the
     /// compiler.
@@ -66,7 +66,7 @@ pub(crate) struct BuiltinTime {
 static BUILTIN: SetOnce<Pin<KBox<BuiltinTime>>> = SetOnce::new();
 
 /// The driver's Xen time, if `xen_time_init()` handed it over.
-pub(crate) fn get() -> Option<&'static BuiltinTime> {
+fn get() -> Option<&'static BuiltinTime> {
     BUILTIN.as_ref().map(|b| &**b)
 }
 
