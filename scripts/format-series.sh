@@ -14,6 +14,8 @@
 # the files only the module patch adds are left out. A change to the lines
 # that only the module patch has cannot be taken out that way: then nothing
 # is written, and the module patch in the workspace must be edited first.
+# A patch in between that changes an API the driver uses updates the driver
+# too, as a kernel patch does; it is kept as it is.
 #
 # BUILTIN_DIR=DIR takes those of the first patch's files that DIR has from there instead, for
 # when they cannot be made that way.
