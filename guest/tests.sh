@@ -124,8 +124,12 @@ every_cpu() {
 }
 
 # ticks_on DEV MODE STATE HANDLER: every CPU's tick device is DEV, the tick in MODE (oneshot or
-# periodic), the device in STATE, with HANDLER.
-ticks_on() { every_cpu "tick device $1 (tick mode $2, device state $3, handler $4)"; }
+# periodic), the device in STATE, with HANDLER. STATE oneshot takes oneshot-stopped too: a CPU
+# with nothing due (idle, no timer queued) has its device stopped, and is in charge all the same.
+ticks_on() {
+	every_cpu "tick device $1 (tick mode $2, device state $3" || return 1
+	! grep -v ", handler $4) " /tmp/ticks || { echo "not handler $4 (above)"; return 1; }
+}
 
 # devices_are DEV: every CPU's tick device is DEV.
 devices_are() { every_cpu "tick device $1 "; }
