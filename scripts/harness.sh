@@ -20,7 +20,7 @@ set -euo pipefail
 mode=${1:?usage: harness.sh run|check|check-pvh|bench|soak}
 case "$mode" in
 run) plan=run; : "${DOMU_TIMEOUT:=300}" ;;
-check | check-pvh) plan=check; : "${DOMU_TIMEOUT:=900}" ;;
+check | check-pvh) plan=check; : "${DOMU_TIMEOUT:=1800}" ;;
 bench) plan=bench; : "${DOMU_TIMEOUT:=1500}" "${DOMU_EXTRA=tsc=reliable}" ;;
 soak) plan=soak; : "${DOMU_TIMEOUT:=14400}" ;;
 *) die "unknown mode $mode" ;;
