@@ -414,10 +414,10 @@ t_monotonic_skewed() {
 
 # Without the per-clocksource sanity pass (-s): it runs inconsistency-check and nanosleep on
 # every clocksource again, 4 minutes here; xen-rs had them above. With the xen-rs devices in
-# charge, and the tries of ce_ksft_tries: its asynchronous part, a 250 ms timer that must
-# interrupt a 500 ms nanosleep while another process switches the clocksource (each switch a
-# stop_machine()), failed twice in the 4-vCPU run, with no kernel warning and passing on the
-# next run (Documentation/testing.rst, "Seen once or twice, not yet placed").
+# charge, and the tries of ce_ksft_tries: in a 4-vCPU guest each switch's stop_machine() holds
+# every CPU with interrupts off for up to seconds here, and the 250 ms timer that must
+# interrupt a 500 ms nanosleep then now and then comes after it, with the C device too
+# (Documentation/testing.rst, "Known failures").
 t_ksft_clocksource_switch() { ce_ksft_tries clocksource-switch -s -t 10; }
 
 t_cs_switch_back() {
