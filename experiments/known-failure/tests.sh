@@ -4,7 +4,8 @@
 # domU's /init after guest/tests.sh when the plan is one of experiments/known-failure/plans/.
 # Those on wrong user memory in a PV domU with QEMU's AMD CPU model end with no user process
 # crashed as their verdict; the C twin of xen-rs they load is built from twin/
-# (XC_EXPERIMENT=1). The last, on clocksource-switch under 4 vCPUs, counts failed runs.
+# (XC_EXPERIMENT=1). The last two, on clocksource-switch and the latency kselftests under 4
+# vCPUs, count failed runs with either device.
 
 # 300 rounds of the short busybox commands the experiments run, then no user process may have
 # crashed.
@@ -333,3 +334,36 @@ exp_remaining() {
 	awk '{ d = $3; b[d] += $4; n[d] += $5 } END { for (d in b) printf "%s: %d of %d runs failed\n", d, b[d], n[d] }' /tmp/remaining_tally
 }
 t_exp_remaining_3x8() { exp_remaining 3 8; }
+
+# --- the latency kselftests under 4 vCPUs (Documentation/testing.rst, "Known failures") ---
+
+# exp_latency_round LABEL: nsleep-lat, set-timer-lat and mqueue-lat once each, with whatever
+# device runs the tick; a line per program with its verdict and failing lines.
+exp_latency_round() {
+	grep -q ' /dev/mqueue ' /proc/mounts || mount -t mqueue none /dev/mqueue
+	for p in nsleep-lat set-timer-lat mqueue-lat; do
+		if ksft $p >/tmp/lat.out 2>&1; then
+			echo "$1 $p pass" | tee -a /tmp/latency_tally
+		else
+			echo "$1 $p FAIL" | tee -a /tmp/latency_tally
+			grep -E 'FAIL|not ok' /tmp/lat.out | sed "s/^/  $1 $p: /"
+		fi
+	done
+}
+
+# exp_latency ROUNDS: ROUNDS interleaved rounds, xen-rs (module freshly loaded) then the C
+# device (handed back), each running the three latency kselftests once; the failures of each
+# device at the end. Passes when every round ran; the counts are the result.
+exp_latency() {
+	: >/tmp/latency_tally
+	r=0
+	while [ $r -lt "$1" ]; do
+		r=$((r + 1))
+		insmod "$KO" && xen_rs_in_charge >/dev/null || { echo "round $r: xen-rs not in charge"; return 1; }
+		exp_latency_round "round $r xen-rs"
+		"$HANDBACK" >/dev/null && handed_back || { echo "round $r: no hand-back"; return 1; }
+		exp_latency_round "round $r C"
+	done
+	awk '{ n[$3]++; if ($5 == "FAIL") f[$3]++ } END { for (d in n) printf "%s: %d of %d runs failed\n", d, f[d], n[d] }' /tmp/latency_tally
+}
+t_exp_latency_3() { exp_latency 3; }
