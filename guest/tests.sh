@@ -357,7 +357,10 @@ t_ksft_inconsistency_check_xen_rs() {
 	cs_is $RS && xen_rs_in_charge && ksft inconsistency-check -t 5
 }
 t_ksft_nanosleep_xen_rs() { xen_rs_in_charge && ksft nanosleep; }
-t_ksft_raw_skew_xen_rs() { cs_is xen-rs && ksft raw_skew_short; }
+# As shipped, 120 s: its bound is 1 ppm between CLOCK_MONOTONIC and CLOCK_MONOTONIC_RAW, and a
+# 30 s cut once measured 3.1 ppm here, with either clocksource at most 0.3 ppm in the runs around
+# it (Documentation/testing.rst, "Seen once, not yet placed").
+t_ksft_raw_skew_xen_rs() { cs_is xen-rs && ksft raw_skew; }
 t_ksft_nanosleep() { ksft nanosleep; }
 t_ksft_posix_timers() { ksft posix_timers; }
 t_ksft_nsleep_lat() { ksft nsleep-lat; }

@@ -4,8 +4,8 @@
 # domU's /init after guest/tests.sh when the plan is one of experiments/known-failure/plans/.
 # Those on wrong user memory in a PV domU with QEMU's AMD CPU model end with no user process
 # crashed as their verdict; the C twin of xen-rs they load is built from twin/
-# (XC_EXPERIMENT=1). The last two, on clocksource-switch and the latency kselftests under 4
-# vCPUs, count failed runs with either device.
+# (XC_EXPERIMENT=1). The last three, on clocksource-switch, the latency kselftests and
+# raw_skew under 4 vCPUs, report each device's or clocksource's results side by side.
 
 # 300 rounds of the short busybox commands the experiments run, then no user process may have
 # crashed.
@@ -367,3 +367,21 @@ exp_latency() {
 	awk '{ n[$3]++; if ($5 == "FAIL") f[$3]++ } END { for (d in n) printf "%s: %d of %d runs failed\n", d, f[d], n[d] }' /tmp/latency_tally
 }
 t_exp_latency_3() { exp_latency 3; }
+
+# --- raw_skew cut to 30 s under 4 vCPUs (Documentation/testing.rst, "Seen once, not yet
+# placed"): the xen-rs clocksource or the timekeeper? ---
+
+# exp_raw_skew ROUNDS: ROUNDS rounds, each the 30 s raw_skew with xen-rs as the clocksource, then
+# with the C xen one (xen-rs running every CPU's tick throughout); each run's estimate line.
+exp_raw_skew() {
+	r=0
+	while [ $r -lt "$1" ]; do
+		r=$((r + 1))
+		for c in xen-rs xen; do
+			echo $c >"$CS/current_clocksource" || return 1
+			(cd "$KSFT" && ./raw_skew_short) >/tmp/rs.out 2>&1
+			echo "round $r $c: $(grep -o 'drift: .*' /tmp/rs.out)"
+		done
+	done
+}
+t_exp_raw_skew_4() { exp_raw_skew 4; }
