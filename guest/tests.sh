@@ -559,8 +559,10 @@ t_ksft_nsleep_lat_xen_rs() { ce_ksft_tries nsleep-lat; }
 t_ksft_set_timer_lat_xen_rs() { ce_ksft_tries set-timer-lat; }
 # With xen-rs as the clocksource too: threadtest checks the time every thread reads.
 t_ksft_threadtest_xen_rs() { cs_is $RS && ce_ksft threadtest -t 10; }
+# mqueue_mounted: the POSIX message queue file system on /dev/mqueue, for mqueue-lat.
+mqueue_mounted() { grep -q ' /dev/mqueue ' /proc/mounts || mount -t mqueue none /dev/mqueue; }
 t_ksft_mqueue_lat_xen_rs() {
-	grep -q ' /dev/mqueue ' /proc/mounts || mount -t mqueue none /dev/mqueue || return 1
+	mqueue_mounted || return 1
 	ce_ksft_tries mqueue-lat
 }
 

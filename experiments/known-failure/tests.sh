@@ -298,10 +298,32 @@ storm_stop() {
 	echo xen >"$CS/current_clocksource"
 }
 
+# interleave_devices ROUNDS FN ARGS...: ROUNDS rounds, each "FN LABEL ARGS..." with xen-rs
+# (module freshly loaded) in charge, then with the C device (handed back); LABEL is "round R
+# xen-rs" or "round R C". Each FN call appends "LABEL FAILED RUNS" to /tmp/device_tally; the
+# failures of each device are printed at the end. Passes when every round ran; the counts are
+# the result.
+interleave_devices() {
+	rounds=$1 fn=$2
+	shift 2
+	: >/tmp/device_tally
+	r=0
+	while [ $r -lt "$rounds" ]; do
+		r=$((r + 1))
+		insmod "$KO" && xen_rs_in_charge >/dev/null || { echo "round $r: xen-rs not in charge"; return 1; }
+		"$fn" "round $r xen-rs" "$@"
+		"$HANDBACK" >/dev/null && handed_back || { echo "round $r: no hand-back"; return 1; }
+		"$fn" "round $r C" "$@"
+	done
+	awk '{ d = $3; b[d] += $4; n[d] += $5 } END { for (d in b) printf "%s: %d of %d runs failed\n", d, b[d], n[d] }' /tmp/device_tally
+}
+
 # exp_remaining_round LABEL N: N runs of the nanosleep kselftest under storm_start, with
 # whatever device runs the tick; prints each run's failing lines, the count of failed runs, the
 # longest switch, and the worst lateness the xen-rs devices saw if they are in charge.
 exp_remaining_round() {
+	# With xen-rs loaded, every event measured.
+	[ -w "$DBG/lateness_sampling" ] && echo 1 >"$DBG/lateness_sampling"
 	storm_start
 	i=0 bad=0
 	while [ $i -lt "$2" ]; do
@@ -314,59 +336,31 @@ exp_remaining_round() {
 	[ -r "$DBG/lateness" ] && awk -v l="$1" '$2 == "oneshot" { for (i = 3; i <= NF; i++) {
 		split($i, kv, "="); if (kv[1] == "max_ns" && kv[2] > m) m = kv[2] } }
 		END { printf "%s: xen-rs worst lateness (sampled) %.1f ms\n", l, m / 1e6 }' "$DBG/lateness"
-	echo "$1 $bad $i" >>/tmp/remaining_tally
+	echo "$1 $bad $i" >>/tmp/device_tally
 }
-
-# exp_remaining ROUNDS N: ROUNDS interleaved rounds, xen-rs (module freshly loaded) then the C
-# device (handed back), each N nanosleep runs under the storm; the tally of both at the end.
-# Passes when every round ran; the counts are the result.
-exp_remaining() {
-	: >/tmp/remaining_tally
-	r=0
-	while [ $r -lt "$1" ]; do
-		r=$((r + 1))
-		insmod "$KO" && xen_rs_in_charge >/dev/null || { echo "round $r: xen-rs not in charge"; return 1; }
-		echo 1 >"$DBG/lateness_sampling"
-		exp_remaining_round "round $r xen-rs" "$2"
-		"$HANDBACK" >/dev/null && handed_back || { echo "round $r: no hand-back"; return 1; }
-		exp_remaining_round "round $r C" "$2"
-	done
-	awk '{ d = $3; b[d] += $4; n[d] += $5 } END { for (d in b) printf "%s: %d of %d runs failed\n", d, b[d], n[d] }' /tmp/remaining_tally
-}
-t_exp_remaining_3x8() { exp_remaining 3 8; }
+# 3 interleaved rounds of 8 nanosleep runs under the storm per device.
+t_exp_remaining_3x8() { interleave_devices 3 exp_remaining_round 8; }
 
 # --- the latency kselftests under 4 vCPUs (Documentation/testing.rst, "Known failures") ---
 
 # exp_latency_round LABEL: nsleep-lat, set-timer-lat and mqueue-lat once each, with whatever
 # device runs the tick; a line per program with its verdict and failing lines.
 exp_latency_round() {
-	grep -q ' /dev/mqueue ' /proc/mounts || mount -t mqueue none /dev/mqueue
+	mqueue_mounted
+	bad=0
 	for p in nsleep-lat set-timer-lat mqueue-lat; do
 		if ksft $p >/tmp/lat.out 2>&1; then
-			echo "$1 $p pass" | tee -a /tmp/latency_tally
+			echo "$1 $p pass"
 		else
-			echo "$1 $p FAIL" | tee -a /tmp/latency_tally
+			bad=$((bad + 1))
+			echo "$1 $p FAIL"
 			grep -E 'FAIL|not ok' /tmp/lat.out | sed "s/^/  $1 $p: /"
 		fi
 	done
+	echo "$1 $bad 3" >>/tmp/device_tally
 }
-
-# exp_latency ROUNDS: ROUNDS interleaved rounds, xen-rs (module freshly loaded) then the C
-# device (handed back), each running the three latency kselftests once; the failures of each
-# device at the end. Passes when every round ran; the counts are the result.
-exp_latency() {
-	: >/tmp/latency_tally
-	r=0
-	while [ $r -lt "$1" ]; do
-		r=$((r + 1))
-		insmod "$KO" && xen_rs_in_charge >/dev/null || { echo "round $r: xen-rs not in charge"; return 1; }
-		exp_latency_round "round $r xen-rs"
-		"$HANDBACK" >/dev/null && handed_back || { echo "round $r: no hand-back"; return 1; }
-		exp_latency_round "round $r C"
-	done
-	awk '{ n[$3]++; if ($5 == "FAIL") f[$3]++ } END { for (d in n) printf "%s: %d of %d runs failed\n", d, f[d], n[d] }' /tmp/latency_tally
-}
-t_exp_latency_3() { exp_latency 3; }
+# 3 interleaved rounds of the three latency kselftests per device.
+t_exp_latency_3() { interleave_devices 3 exp_latency_round; }
 
 # --- raw_skew cut to 30 s under 4 vCPUs (Documentation/testing.rst, "Seen once, not yet
 # placed"): the xen-rs clocksource or the timekeeper? ---
