@@ -155,7 +155,7 @@ def main():
     out = []
     if a.cargo_log is not None:
         p, f = parse_cargo(read(a.cargo_log), a.cargo_status)
-        out.append(f"host tests (cargo): {p} passed, {f} failed")
+        out.append(f"host tests (cargo, scripts/test_*.py): {p} passed, {f} failed")
         passed += p
         failed += f
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of guest/boot-ab.awk, the verdict of boot_time_vs_c, on boots recorded in real runs.
+
+The awk runs under busybox, as in the guest (whose initramfs has the host's busybox).
+"""
+import os
+import subprocess
+import sys
+import unittest
+
+AWK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest", "boot-ab.awk")
+
+
+def boots(rust, c):
+    """Report lines as dom0 passes them on, alternating order by round as boot_ab does."""
+    lines = []
+    for r, (tr, tc) in enumerate(zip(rust, c)):
+        pair = [f"variant=rust init_s={tr} verdict=ok", f"variant=c init_s={tc} verdict=ok"]
+        lines += pair if r % 2 == 0 else pair[::-1]
+    return lines
+
+
+def verdict(lines, alpha=None):
+    cmd = ["busybox", "awk"] + ([] if alpha is None else ["-v", f"ALPHA={alpha}"]) + ["-f", AWK]
+    p = subprocess.run(cmd, input="".join(x + "\n" for x in lines),
+                       capture_output=True, text=True, check=False)
+    return p.returncode, p.stdout + p.stderr
+
+
+# Recorded (results/*/builtin/console.log, "boot-ab round" lines), Rust then C per round.
+# A make check on 2026-12-06 and the CI run of a6a078f: no change to the driver's boot path,
+# yet the CI run failed the earlier rule (Rust median 3.386 s above the slowest C, 3.219 s).
+CHECK_080603 = ([2.5207, 2.5464, 2.3728, 2.4475, 3.3487], [3.2489, 2.4530, 3.4577, 2.6067, 3.0394])
+CI_A6A078F = ([3.4828, 3.8825, 2.2639, 2.8868, 3.3864], [3.1118, 3.2193, 2.6583, 2.9222, 2.7035])
+CHECK_044650 = ([2.4686, 2.4498, 2.8037, 3.6573, 3.3386], [2.4367, 2.1462, 2.3229, 3.3423, 2.3986])
+# The driver spinning 1.5 s in xen_time_init() before it takes over (run-20261206-041834).
+SPIN_1500MS = ([3.5190, 3.4100, 3.6282, 3.9473, 3.8469], [2.0523, 1.8370, 2.6157, 2.2337, 2.0108])
+
+
+class BootAbTest(unittest.TestCase):
+    def test_recorded_runs_without_a_slowdown_pass(self):
+        for rust, c in (CHECK_080603, CI_A6A078F, CHECK_044650):
+            rc, out = verdict(boots(rust, c))
+            self.assertEqual(rc, 0, out)
+            self.assertIn("one-sided rank-sum p =", out)
+
+    def test_driver_spinning_in_boot_fails(self):
+        rc, out = verdict(boots(*SPIN_1500MS))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("slower in 25 of 25 pairs", out)
+        self.assertIn("p = 0.0040", out)  # 1 ordering in C(10, 5) = 252
+        self.assertIn("the Rust boots are slower than the C boots", out)
+
+    def test_exact_tail(self):
+        # 24 of 25 pairs: the two most extreme orderings of 252, p = 0.0079, below 0.01.
+        rust, c = [5, 6, 7, 8, 9], [1, 2, 3, 4, 5.5]
+        rc, out = verdict(boots(rust, c))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("slower in 24 of 25 pairs", out)
+        self.assertIn("p = 0.0079", out)
+        # 23 of 25: four orderings (U = 23, 24, 25), p = 0.0159, a pass.
+        rc, out = verdict(boots(rust, [1, 2, 3, 4, 6.5]))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("p = 0.0159", out)
+
+    def test_rust_faster_passes(self):
+        rc, out = verdict(boots(SPIN_1500MS[1], SPIN_1500MS[0]))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("p = 1.0000", out)
+
+    def test_alpha_is_the_threshold(self):
+        rc, _ = verdict(boots(*CI_A6A078F), alpha=0.5)
+        self.assertEqual(rc, 1)
+
+    def test_a_bad_boot_fails(self):
+        lines = boots(*CHECK_080603)
+        lines[3] = "variant=c init_s=none verdict=no-report"
+        rc, out = verdict(lines)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("bad boot: variant=c init_s=none verdict=no-report", out)
+
+    def test_wrong_driver_fails(self):
+        lines = boots(*CHECK_080603)
+        lines[0] = lines[0].replace("verdict=ok", "verdict=not-rust")
+        rc, out = verdict(lines)
+        self.assertEqual(rc, 1, out)
+
+    def test_unequal_or_too_few_boots_fail(self):
+        rc, out = verdict(boots(*CHECK_080603)[:-1])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("want the same number", out)
+        rc, out = verdict(boots([2.0, 2.1], [2.0, 2.2]))
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(verdict([])[0], 1)
+
+    def test_unknown_variant_fails(self):
+        rc, out = verdict(boots(*CHECK_080603) + ["variant=x init_s=2.0 verdict=ok"])
+        self.assertEqual(rc, 1, out)
+
+
+if __name__ == "__main__":
+    r = unittest.TextTestRunner(verbosity=2).run(
+        unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
+    bad = len(r.failures) + len(r.errors)
+    print(f"test result: {'ok' if bad == 0 else 'FAILED'}. {r.testsRun - bad} passed; "
+          f"{bad} failed; 0 ignored (boot A/B verdict)")
+    sys.exit(1 if bad else 0)
