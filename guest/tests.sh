@@ -1260,27 +1260,30 @@ timer_irqs() {
 }
 
 # latency_arm ARM RAW COUNT: one arm of a round, COUNT 1 ms sleeps on CPU 1 with the C device
-# (ARM c), xen-rs as loaded (rs), xen-rs measuring every event's lateness (rs_all) or xen-rs
+# (ARM c, or c2: the same again, what two equal devices differ by), xen-rs as loaded (rs),
+# xen-rs measuring every event's lateness (rs_all) or none (rs_off) or xen-rs
 # as loaded and as the current clocksource (rs_cs) running the tick; appends the lateness to
 # RAW and CPU 1's timer interrupts to RAW.irqs. The other arms keep the clocksource the boot
 # chose ($LAT_CS), so in them the time keeping core reads Xen time through the C reader and
 # xen-rs programs its deadlines through its own.
 latency_arm() {
 	case $1 in
-	c) devices_are xen >/dev/null || return 1 ;;
-	*)
+	c | c2) devices_are xen >/dev/null || return 1 ;;
+	rs | rs_all | rs_off | rs_cs)
 		insmod "$KO" || return 1
 		devices_are xen-rs >/dev/null || return 1
 		[ "$1" = rs_all ] && { echo 1 >"$DBG/lateness_sampling" || return 1; }
+		[ "$1" = rs_off ] && { echo 0 >"$DBG/lateness_sampling" || return 1; }
 		[ "$1" = rs_cs ] && { echo xen-rs >"$CS/current_clocksource" || return 1; }
 		;;
+	*) echo "unknown arm $1" && return 1 ;;
 	esac
 	cs_is "$([ "$1" = rs_cs ] && echo xen-rs || echo "$LAT_CS")" || return 1
 	i0=$(timer_irqs 1)
 	taskset -c 1 "$LAT" lat "$3" 1000 "$2" >/tmp/lat.arm || return 1
 	echo $(($(timer_irqs 1) - i0)) >>"$2.irqs"
 	key /tmp/lat.arm median_ns >>"$2.medians"
-	[ "$1" = c ] && return 0
+	case $1 in c | c2) return 0 ;; esac
 	"$HANDBACK" >/dev/null || return 1
 	# The hand-back moves the clocksource off xen-rs to tsc where it can.
 	[ "$1" = rs_cs ] && { echo "$LAT_CS" >"$CS/current_clocksource" || return 1; }
@@ -1290,12 +1293,14 @@ latency_arm() {
 # Timer latency, xen-rs against the C device in the same boot: rounds of 1 ms absolute sleeps
 # on CPU 1, each round running the four arms in a rotated order (no arm always follows the
 # module's load or its hand-back); pooled distributions, their ratios to the C device's and
-# the timer interrupts per sleep. LAT_ROUNDS and LAT_SAMPLES come from the host's
-# environment (scripts/build-guest.sh) when it sets them.
+# the timer interrupts per sleep. LAT_ROUNDS, LAT_SAMPLES and LAT_ARMS (the arms but c, which
+# always runs; latency_arm) come from the host's environment (scripts/build-guest.sh) when it
+# sets them.
 t_bench_timer_latency() {
 	rounds=${LAT_ROUNDS:-9}
 	samples=${LAT_SAMPLES:-1000}
-	arms="c rs rs_all rs_cs"
+	others=${LAT_ARMS:-rs rs_all rs_cs}
+	arms="c $others"
 	LAT_CS=$(cat $CS/current_clocksource)
 	[ "$LAT_CS" != xen-rs ] || { echo "xen-rs is the clocksource before the benchmark"; return 1; }
 	echo "clocksource of the arms but rs_cs: $LAT_CS"
@@ -1314,7 +1319,7 @@ t_bench_timer_latency() {
 		"$LAT" stats /tmp/lat.$a | sed "s/^/${a}_/" >>/tmp/lat.out
 		echo "${a}_timer_irqs_per_sleep: $(awk -v n="$samples" '{ s += $1 } END { printf "%.3f", s / (NR * n) }' /tmp/lat.$a.irqs)" >>/tmp/lat.out
 	done
-	for a in rs rs_all rs_cs; do
+	for a in $others; do
 		for k in p10 median p90 p99 max; do
 			echo "${a}_ratio_${k}_permille: $(($(key /tmp/lat.out "${a}_${k}_ns") * 1000 / $(key /tmp/lat.out "c_${k}_ns")))"
 		done

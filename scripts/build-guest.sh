@@ -14,8 +14,8 @@
 # plan with boot_time_vs_c),
 # XC_BUILTIN=1 (the kernel with the driver built in), XC_VANILLA=1 (no driver),
 # XC_SABOTAGE=corrupt-ko (truncate the module on purpose, to see the
-# tests fail), LAT_ROUNDS and LAT_SAMPLES (the timer latency benchmark's
-# rounds and sleeps per arm, passed to the guest's tests).
+# tests fail), LAT_ROUNDS, LAT_SAMPLES and LAT_ARMS (the timer latency benchmark's
+# rounds, sleeps per arm and arms besides the C device, passed to the guest's tests).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +46,12 @@ for v in LAT_ROUNDS LAT_SAMPLES; do
 	case $val in *[!0-9]* | 0) die "$v=$val: a positive number is needed" ;; esac
 	echo "$v=$val" >>"$g/domu/xc/settings.sh"
 done
+if [ -n "${LAT_ARMS:-}" ]; then
+	for a in $LAT_ARMS; do
+		case $a in c2 | rs | rs_all | rs_off | rs_cs) ;; *) die "LAT_ARMS: $a is not one of c2 rs rs_all rs_off rs_cs" ;; esac
+	done
+	echo "LAT_ARMS='$LAT_ARMS'" >>"$g/domu/xc/settings.sh"
+fi
 cp "$CACHE"/selftests/* "$g/domu/xc/ksft/" 2>/dev/null
 rm -f "$g/domu/xc/ksft/build.log"
 ko="$KOUT/drivers/clocksource/xen/xen_clock.ko"
