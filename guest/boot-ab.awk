@@ -11,7 +11,7 @@
 # difference at all (the three slowest of ten boots all Rust). Here a run with no difference
 # fails with probability below ALPHA (0.8 % with 5 boots each way), and a slowdown that
 # separates the two sets of boots, as a 1.5 s spin in the driver does, still fails it.
-# Tested on the host with recorded runs: scripts/test_boot_ab.py. POSIX awk (busybox's here).
+# Tested on the host with recorded runs: scripts/test_guest_awk.py. POSIX awk (busybox's here).
 
 BEGIN { if (ALPHA == "") ALPHA = 0.01 }
 

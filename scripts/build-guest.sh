@@ -33,7 +33,8 @@ mkdir -p "$g/domu/bin" "$g/domu/xc/ksft" "$g/domu/proc" "$g/domu/sys" "$g/domu/d
 	"$g/domu/tmp" "$g/dom0/xc"
 cp /bin/busybox "$g/domu/bin/busybox"
 install -m 0755 "$REPO/guest/domu-init.sh" "$g/domu/init"
-cp "$REPO/guest/tests.sh" "$REPO/guest/boot-ab.awk" "$REPO/selftests/xen-clock-handback.sh" \
+cp "$REPO/guest/tests.sh" "$REPO/guest/boot-ab.awk" "$REPO/guest/periodic-hz.awk" \
+	"$REPO/selftests/xen-clock-handback.sh" \
 	"$REPO/selftests/xen-clock-admin-sequence.sh" "$g/domu/xc/"
 case $planfile in
 */experiments/known-failure/*) cp "$REPO/experiments/known-failure/tests.sh" "$g/domu/xc/exp-tests.sh" ;;

@@ -21,6 +21,11 @@
  *   timer-latency clocks
  *	CLOCK_REALTIME, CLOCK_MONOTONIC and CLOCK_BOOTTIME, read together, in ns.
  *
+ *   timer-latency timed FILE
+ *	FILE's contents (up to 64 KiB), after two lines "before_ns: N" and
+ *	"after_ns: N": CLOCK_MONOTONIC just before and just after FILE was read,
+ *	which bracket in time the counters FILE shows.
+ *
  *   timer-latency ticks
  *	Every online CPU's tick device fires: a 20 ms sleep pinned to each CPU
  *	must return within 1 s, and the CPU's timer interrupt count (the line
@@ -44,6 +49,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -206,6 +212,32 @@ static int clocks(void)
 	int64_t boot = clock_ns(CLOCK_BOOTTIME);
 
 	printf("%lld %lld %lld\n", (long long)real, (long long)mono, (long long)boot);
+	return 0;
+}
+
+static int timed(const char *path)
+{
+	static char buf[1 << 16];
+	int64_t before, after;
+	size_t len = 0;
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0) {
+		perror(path);
+		return 1;
+	}
+	before = clock_ns(CLOCK_MONOTONIC);
+	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += n;
+	after = clock_ns(CLOCK_MONOTONIC);
+	close(fd);
+	if (n < 0 || len == sizeof(buf)) {
+		fprintf(stderr, "%s: %s\n", path, n < 0 ? strerror(errno) : "larger than 64 KiB");
+		return 1;
+	}
+	printf("before_ns: %lld\nafter_ns: %lld\n", (long long)before, (long long)after);
+	fwrite(buf, 1, len, stdout);
 	return 0;
 }
 
@@ -467,6 +499,8 @@ int main(int argc, char **argv)
 			return watch(seconds, limit);
 	} else if (argc == 2 && !strcmp(argv[1], "clocks")) {
 		return clocks();
+	} else if (argc == 3 && !strcmp(argv[1], "timed")) {
+		return timed(argv[2]);
 	} else if (argc == 2 && !strcmp(argv[1], "ticks")) {
 		return ticks();
 	} else if (argc == 3 && !strcmp(argv[1], "share") && atoi(argv[2]) > 0) {
@@ -478,7 +512,7 @@ int main(int argc, char **argv)
 		if (seconds > 0 && threads > 0)
 			return load(seconds, threads);
 	}
-	fprintf(stderr, "usage: %s lat COUNT [PERIOD_US [RAWFILE]] | stats RAWFILE | watch SECONDS [LIMIT_MS] | clocks | ticks | share THREADS | load SECONDS THREADS\n",
+	fprintf(stderr, "usage: %s lat COUNT [PERIOD_US [RAWFILE]] | stats RAWFILE | watch SECONDS [LIMIT_MS] | clocks | timed FILE | ticks | share THREADS | load SECONDS THREADS\n",
 		argv[0]);
 	return 2;
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Tests of guest/boot-ab.awk, the verdict of boot_time_vs_c, on boots recorded in real runs.
+"""Tests of the guest's verdicts written in awk: guest/boot-ab.awk (boot_time_vs_c) on boots
+recorded in real runs, and guest/periodic-hz.awk (ce_periodic_hz).
 
 The awk runs under busybox, as in the guest (whose initramfs has the host's busybox).
 """
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
-AWK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest", "boot-ab.awk")
+GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest")
+AWK = os.path.join(GUEST, "boot-ab.awk")
 
 
 def boots(rust, c):
@@ -99,10 +102,77 @@ class BootAbTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
 
 
+def periodic_hz(snaps, hz=250, ncpu=2):
+    """snaps: two (monotonic_ns, jiffies, before_ns, after_ns, {cpu: (ticks, dropped)})."""
+    with tempfile.TemporaryDirectory() as d:
+        files = []
+        for i, (t, j, before, after, cpus) in enumerate(snaps):
+            files.append(os.path.join(d, f"p{i}.j"))
+            with open(files[-1], "w") as f:
+                f.write(f"{t} {j}\n")
+            files.append(os.path.join(d, f"p{i}.k"))
+            with open(files[-1], "w") as f:
+                f.write(f"before_ns: {before}\nafter_ns: {after}\n")
+                for c, (ticks, dropped) in cpus.items():
+                    f.write(f"cpu{c} events={ticks} ticks={ticks} programmed=0 "
+                            f"dropped_ticks={dropped} fail_set_singleshot=0\n")
+        p = subprocess.run(["busybox", "awk", "-v", f"hz={hz}", "-v", f"ncpu={ncpu}", "-f",
+                            os.path.join(GUEST, "periodic-hz.awk")] + files,
+                           capture_output=True, text=True, check=False)
+        return p.returncode, p.stdout + p.stderr
+
+
+S = 1_000_000_000
+START = (1 * S, 100, 1 * S + 1_000_000, 1 * S + 1_200_000, {0: (1000, 5), 1: (990, 5)})
+
+
+def end(ticks, read_at=11_315_000_000, dropped=5, ncpu=2):
+    """10.314 s later by /proc/timer_list (2579 jiffies at HZ=250); counters read at read_at."""
+    return (11_314 * S // 1000, 2679, read_at, read_at + 300_000,
+            {c: (ticks - 10 * c, dropped) for c in range(ncpu)})
+
+
+class PeriodicHzTest(unittest.TestCase):
+    def test_at_hz_passes(self):
+        rc, out = periodic_hz([START, end(3579)])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("cpu1 xen-rs ticks: 2579 in 10.314 s", out)
+
+    def test_counters_read_late_are_timed_by_their_read(self):
+        # The CI failure: 2608 ticks, counters read 116 ms after timer_list's clock; by
+        # timer_list's window that was 252.86 Hz, +1.14 %. By their own read, at HZ.
+        rc, out = periodic_hz([START, end(3608, read_at=11_431_000_000)])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("cpu0 xen-rs ticks: 2608 in 10.430 s", out)
+
+    def test_fast_device_fails(self):
+        rc, out = periodic_hz([START, end(3617)])  # 2617 in 10.314 s: +1.49 %
+        self.assertEqual(rc, 1, out)
+        self.assertIn("off by +1.49", out)
+
+    def test_slow_device_fails(self):
+        rc, out = periodic_hz([START, end(3540)])  # 2540: -1.5 %
+        self.assertEqual(rc, 1, out)
+
+    def test_dropped_tick_fails(self):
+        rc, out = periodic_hz([START, end(3579, dropped=6)])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("cpu0: 1 ticks dropped by the catch-up", out)
+
+    def test_missing_cpu_fails(self):
+        rc, out = periodic_hz([START, end(3579, ncpu=1)])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("cpu1: no counters", out)
+
+    def test_snapshots_out_of_order_fail(self):
+        rc, out = periodic_hz([end(3579), START])
+        self.assertEqual(rc, 1, out)
+
+
 if __name__ == "__main__":
     r = unittest.TextTestRunner(verbosity=2).run(
         unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
     bad = len(r.failures) + len(r.errors)
     print(f"test result: {'ok' if bad == 0 else 'FAILED'}. {r.testsRun - bad} passed; "
-          f"{bad} failed; 0 ignored (boot A/B verdict)")
+          f"{bad} failed; 0 ignored (guest awk verdicts)")
     sys.exit(1 if bad else 0)
