@@ -1291,7 +1291,7 @@ latency_arm() {
 t_bench_timer_latency() {
 	rounds=${LAT_ROUNDS:-9}
 	samples=${LAT_SAMPLES:-1000}
-	others=${LAT_ARMS:-rs rs_all rs_cs}
+	others=${LAT_ARMS:-rs rs_all rs_cs c2}
 	arms="c $others"
 	LAT_CS=$(cat $CS/current_clocksource)
 	[ "$LAT_CS" != xen-rs ] || { echo "xen-rs is the clocksource before the benchmark"; return 1; }
