@@ -133,6 +133,18 @@ def parse_cargo(lines, status):
     return passed, failed
 
 
+def run_unittests(module, label):
+    """Runs a host test module's unittests and ends with the line parse_cargo() reads, as
+    cargo would print it; exits 1 if one failed."""
+    import unittest
+    r = unittest.TextTestRunner(verbosity=2).run(
+        unittest.defaultTestLoader.loadTestsFromModule(module))
+    bad = len(r.failures) + len(r.errors)
+    print(f"test result: {'ok' if bad == 0 else 'FAILED'}. {r.testsRun - bad} passed; "
+          f"{bad} failed; 0 ignored ({label})")
+    sys.exit(1 if bad else 0)
+
+
 def read(path):
     try:
         with open(path, errors="replace") as f:

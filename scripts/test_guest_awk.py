@@ -11,6 +11,9 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
 GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest")
 AWK = os.path.join(GUEST, "boot-ab.awk")
 
@@ -170,9 +173,4 @@ class PeriodicHzTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    r = unittest.TextTestRunner(verbosity=2).run(
-        unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
-    bad = len(r.failures) + len(r.errors)
-    print(f"test result: {'ok' if bad == 0 else 'FAILED'}. {r.testsRun - bad} passed; "
-          f"{bad} failed; 0 ignored (guest awk verdicts)")
-    sys.exit(1 if bad else 0)
+    report.run_unittests(sys.modules[__name__], "guest awk verdicts")

@@ -162,9 +162,4 @@ class CargoTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    r = unittest.TextTestRunner(verbosity=2).run(
-        unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
-    bad = len(r.failures) + len(r.errors)
-    print(f"test result: {'ok' if bad == 0 else 'FAILED'}. {r.testsRun - bad} passed; "
-          f"{bad} failed; 0 ignored (report parser)")
-    sys.exit(1 if bad else 0)
+    report.run_unittests(sys.modules[__name__], "report parser")
