@@ -8,10 +8,10 @@
 #
 # Exit 1 if jiffies or a CPU's ticks are off HZ by more than 1 % over every window the reads'
 # timing allows (each read within 5 ms: at most 0.1 % of 10 s), if a CPU has no counters, or
-# if the catch-up dropped a tick. The counters are timed by their own read: CI once failed a
-# device that ran 2608 ticks while jiffies, read 116 ms earlier relative to /proc/timer_list's
-# clock, counted 2579 (the do_timer CPU's ticks are the jiffies). Tested on the host:
-# scripts/test_guest_awk.py.
+# if the catch-up dropped a tick. The counters are timed by their own read: make check once
+# failed a device that ran 2608 ticks while jiffies, read 116 ms earlier relative to
+# /proc/timer_list's clock, counted 2579 (the do_timer CPU's ticks are the jiffies). Tested on
+# the host: scripts/test_guest_awk.py.
 
 { s = (FILENAME ~ /p1\./) }
 FILENAME ~ /\.j$/ { t[s] = $1; j[s] = $2; next }

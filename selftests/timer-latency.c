@@ -221,7 +221,7 @@ static int timed(const char *path)
 	int64_t before, after;
 	size_t len = 0;
 	ssize_t n = 0;
-	int fd = open(path, O_RDONLY);
+	int err, fd = open(path, O_RDONLY);
 
 	if (fd < 0) {
 		perror(path);
@@ -231,9 +231,10 @@ static int timed(const char *path)
 	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
 		len += n;
 	after = clock_ns(CLOCK_MONOTONIC);
+	err = errno;
 	close(fd);
 	if (n < 0 || len == sizeof(buf)) {
-		fprintf(stderr, "%s: %s\n", path, n < 0 ? strerror(errno) : "larger than 64 KiB");
+		fprintf(stderr, "%s: %s\n", path, n < 0 ? strerror(err) : "larger than 64 KiB");
 		return 1;
 	}
 	printf("before_ns: %lld\nafter_ns: %lld\n", (long long)before, (long long)after);
