@@ -1274,7 +1274,7 @@ latency_arm() {
 	i0=$(timer_irqs 1)
 	taskset -c 1 "$LAT" lat "$3" 1000 "$2" >/tmp/lat.arm || return 1
 	echo $(($(timer_irqs 1) - i0)) >>"$2.irqs"
-	key /tmp/lat.arm median_ns >>"$2.medians"
+	echo "$(key /tmp/lat.arm median_ns) $(key /tmp/lat.arm p90_ns)" >>"$2.rounds"
 	case $1 in c | c2) return 0 ;; esac
 	"$HANDBACK" >/dev/null || return 1
 	# The hand-back moves the clocksource off xen-rs to tsc where it can.
@@ -1296,7 +1296,7 @@ t_bench_timer_latency() {
 	LAT_CS=$(cat $CS/current_clocksource)
 	[ "$LAT_CS" != xen-rs ] || { echo "xen-rs is the clocksource before the benchmark"; return 1; }
 	echo "clocksource of the arms but rs_cs: $LAT_CS"
-	for a in $arms; do rm -f /tmp/lat.$a /tmp/lat.$a.irqs /tmp/lat.$a.medians; done
+	for a in $arms; do rm -f /tmp/lat.$a /tmp/lat.$a.irqs /tmp/lat.$a.rounds; done
 	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
 	[ -n "$(timer_irqs 1)" ] || { echo "no timer1 line in /proc/interrupts"; return 1; }
 	r=0
@@ -1314,6 +1314,10 @@ t_bench_timer_latency() {
 	for a in $arms; do
 		"$LAT" stats /tmp/lat.$a | sed "s/^/${a}_/" >>/tmp/lat.out
 		echo "${a}_timer_irqs_per_sleep: $(awk -v n="$samples" '{ s += $1 } END { printf "%.3f", s / (NR * n) }' /tmp/lat.$a.irqs)" >>/tmp/lat.out
+		# Each round's median and p90, in round order: scripts/bench_pool.py pools them
+		# over boots, paired with the C device's in the same round.
+		echo "${a}_round_median_ns: $(cut -d' ' -f1 /tmp/lat.$a.rounds | tr '\n' ' ')" >>/tmp/lat.out
+		echo "${a}_round_p90_ns: $(cut -d' ' -f2 /tmp/lat.$a.rounds | tr '\n' ' ')" >>/tmp/lat.out
 	done
 	for a in $others; do
 		for k in p10 median p90 p99 max; do
@@ -1322,7 +1326,7 @@ t_bench_timer_latency() {
 		# Paired by round: each round's median against the C device's in the same round,
 		# which cancels the drift of the machine's speed between rounds; the spread of these
 		# ratios says how far the pooled ratio can be trusted.
-		paste /tmp/lat.$a.medians /tmp/lat.c.medians | awk -v a="$a" '{ v = $1 * 1000 / $2
+		paste /tmp/lat.$a.rounds /tmp/lat.c.rounds | awk -v a="$a" '{ v = $1 * 1000 / $3
 				for (i = NR; i > 1 && r[i - 1] > v; i--) r[i] = r[i - 1]
 				r[i] = v; below += v < 1000 }
 			END { printf "%s_round_ratio_permille: median %.0f, min %.0f, max %.0f, below 1000 in %d of %d rounds\n", a, r[int((NR + 1) / 2)], r[1], r[NR], below, NR }'
