@@ -38,7 +38,7 @@ if [ "$mode" = check ] || [ "$mode" = check-pvh ]; then
 	hs=0
 	RESULTS=$out bash "$REPO/scripts/host-test.sh" >"$out/host-test.log" 2>&1 || hs=$?
 	grep -E '^test result:|panicked|error(\[|:)' "$out/host-test.log" | sed 's/^/    /' || true
-	for t in test_report test_guest_awk; do
+	for t in test_report test_guest_awk test_bench_pool; do
 		python3 "$REPO/scripts/$t.py" >>"$out/host-test.log" 2>&1 || hs=$?
 		grep '^test result:' "$out/host-test.log" | tail -1 | sed 's/^/    /'
 	done
