@@ -1283,29 +1283,31 @@ latency_arm() {
 }
 
 # Timer latency, xen-rs against the C device in the same boot: rounds of 1 ms absolute sleeps
-# on CPU 1, each round running the arms in a shuffled order (no arm always follows the same arm,
-# the module's load or its hand-back); pooled distributions, their ratios to the C device's and
+# on CPU 1, each round running the arms in the order of a row of a Williams design (every arm
+# after every other equally often: guest/arm-order.awk); pooled distributions, their ratios to the C device's and
 # the timer interrupts per sleep. LAT_ROUNDS, LAT_SAMPLES and LAT_ARMS (the arms but c, which
 # always runs; latency_arm) come from the host's environment (scripts/build-guest.sh) when it
 # sets them.
 t_bench_timer_latency() {
-	rounds=${LAT_ROUNDS:-9}
+	rounds=${LAT_ROUNDS:-10}
 	samples=${LAT_SAMPLES:-1000}
 	others=${LAT_ARMS:-rs rs_all rs_cs c2}
 	arms="c $others"
 	LAT_CS=$(cat $CS/current_clocksource)
 	[ "$LAT_CS" != xen-rs ] || { echo "xen-rs is the clocksource before the benchmark"; return 1; }
 	echo "clocksource of the arms but rs_cs: $LAT_CS"
+	k=$(echo $arms | wc -w)
+	rows=$((k % 2 ? 2 * k : k))
+	echo "arm order: the rows of a Williams design of $rows rows (guest/arm-order.awk)$([ $((rounds % rows)) = 0 ] ||
+		echo ", unbalanced: $rounds rounds are not a multiple of $rows")"
 	for a in $arms; do rm -f /tmp/lat.$a /tmp/lat.$a.irqs /tmp/lat.$a.rounds; done
 	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
 	[ -n "$(timer_irqs 1)" ] || { echo "no timer1 line in /proc/interrupts"; return 1; }
 	r=0
 	while [ $r -lt $rounds ]; do
-		# A shuffle seeded by the round: a rotation gave each arm the same predecessor in
-		# every round, and the C device measured 6 % apart from itself by its position.
-		for a in $(echo $arms | awk -v r=$r '{ srand(r + 1); for (i = 1; i <= NF; i++) a[i] = $i
-				for (i = NF; i > 1; i--) { j = int(rand() * i) + 1; x = a[i]; a[i] = a[j]; a[j] = x }
-				for (i = 1; i <= NF; i++) print a[i] }'); do
+		# Every arm after every other equally often: the C device measured 6 % apart from
+		# itself by the arm before it.
+		for a in $(echo $arms | awk -v r=$r -f /xc/arm-order.awk); do
 			latency_arm $a /tmp/lat.$a "$samples" || return 1
 		done
 		r=$((r + 1))
@@ -1321,7 +1323,8 @@ t_bench_timer_latency() {
 		# The first 100 sleeps of every round apart from the others: what comes right after
 		# the module's load (or the arm before) apart from the device at work.
 		for part in first100 after100; do
-			awk -v n="$samples" -v p=$part '((NR - 1) % n < 100) == (p == "first100")' /tmp/lat.$a >/tmp/lat.part
+			awk -v n="$samples" -v p=$part '((NR - 1) % n < 100) == (p == "first100")' \
+				/tmp/lat.$a >/tmp/lat.part
 			[ -s /tmp/lat.part ] || continue
 			"$LAT" stats /tmp/lat.part >/tmp/lat.part.stats
 			echo "${a}_${part}: median_ns=$(key /tmp/lat.part.stats median_ns) p90_ns=$(key /tmp/lat.part.stats p90_ns)" >>/tmp/lat.out

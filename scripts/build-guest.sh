@@ -34,6 +34,7 @@ mkdir -p "$g/domu/bin" "$g/domu/xc/ksft" "$g/domu/proc" "$g/domu/sys" "$g/domu/d
 cp /bin/busybox "$g/domu/bin/busybox"
 install -m 0755 "$REPO/guest/domu-init.sh" "$g/domu/init"
 cp "$REPO/guest/tests.sh" "$REPO/guest/boot-ab.awk" "$REPO/guest/periodic-hz.awk" \
+	"$REPO/guest/arm-order.awk" \
 	"$REPO/selftests/xen-clock-handback.sh" \
 	"$REPO/selftests/xen-clock-admin-sequence.sh" "$g/domu/xc/"
 case $planfile in

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Tests of the guest's verdicts written in awk: guest/boot-ab.awk (boot_time_vs_c) on boots
-recorded in real runs, and guest/periodic-hz.awk (ce_periodic_hz).
+"""Tests of the guest's awk: the verdicts guest/boot-ab.awk (boot_time_vs_c) on boots recorded
+in real runs and guest/periodic-hz.awk (ce_periodic_hz), and guest/arm-order.awk (the order of
+the timer latency benchmark's arms).
 
 The awk runs under busybox, as in the guest (whose initramfs has the host's busybox).
 """
@@ -170,6 +171,36 @@ class PeriodicHzTest(unittest.TestCase):
     def test_snapshots_out_of_order_fail(self):
         rc, out = periodic_hz([end(3579), START])
         self.assertEqual(rc, 1, out)
+
+
+def arm_order(arms, r):
+    awk = os.path.join(GUEST, "arm-order.awk")
+    p = subprocess.run(["busybox", "awk", "-v", f"r={r}", "-f", awk],
+                       input=" ".join(arms) + "\n", capture_output=True, text=True, check=True)
+    return p.stdout.split()
+
+
+class ArmOrderTest(unittest.TestCase):
+    def test_every_arm_follows_every_other_equally_often(self):
+        for k in range(2, 8):
+            arms = [f"a{i}" for i in range(k)]
+            rows = 2 * k if k % 2 else k
+            firsts, pairs = {}, {}
+            for r in range(rows):
+                order = arm_order(arms, r)
+                self.assertEqual(sorted(order), arms, f"k={k} row {r}")
+                firsts[order[0]] = firsts.get(order[0], 0) + 1
+                for pair in zip(order, order[1:]):
+                    pairs[pair] = pairs.get(pair, 0) + 1
+            self.assertEqual(set(firsts.values()), {rows // k}, f"k={k}: {firsts}")
+            self.assertEqual(len(pairs), k * (k - 1), f"k={k}: {pairs}")
+            self.assertEqual(set(pairs.values()), {rows // k}, f"k={k}: {pairs}")
+
+    def test_the_rows_repeat_after_a_whole_design(self):
+        arms = ["c", "rs", "rs_all", "rs_cs", "c2"]
+        self.assertEqual(arm_order(arms, 0), arms[:2] + ["c2", "rs_all", "rs_cs"])
+        self.assertEqual(arm_order(arms, 3), arm_order(arms, 13))
+        self.assertNotEqual(arm_order(arms, 3), arm_order(arms, 8))
 
 
 if __name__ == "__main__":
