@@ -16,7 +16,7 @@ mkdir -p /dev/mqueue && mount -t mqueue mqueue /dev/mqueue
 # host sees what a crashed or hung guest no longer can report itself, segfaults and traps
 # included (KERN_INFO).
 
-# What the host passed on (scripts/build-guest.sh): LAT_ROUNDS, LAT_SAMPLES.
+# What the host passed on (scripts/build-guest.sh): LAT_ROUNDS, LAT_SAMPLES, LAT_WARMUP.
 . /xc/settings.sh
 . /xc/tests.sh
 # An experiment's tests (experiments/known-failure/), when its plan runs.

@@ -42,10 +42,10 @@ case $planfile in
 esac
 cp "$planfile" "$g/domu/plan.txt"
 : >"$g/domu/xc/settings.sh"
-for v in LAT_ROUNDS LAT_SAMPLES; do
+for v in LAT_ROUNDS LAT_SAMPLES LAT_WARMUP; do
 	val=${!v:-}
 	[ -z "$val" ] && continue
-	case $val in *[!0-9]* | 0) die "$v=$val: a positive number is needed" ;; esac
+	case $v=$val in LAT_WARMUP=0) ;; *=*[!0-9]* | *=0) die "$v=$val: a positive number is needed" ;; esac
 	echo "$v=$val" >>"$g/domu/xc/settings.sh"
 done
 if [ -n "${LAT_ARMS:-}" ]; then
