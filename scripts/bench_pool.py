@@ -24,6 +24,7 @@ import statistics
 import sys
 
 STATS = ("median", "p90")
+PARTS = ("warmup", "first100", "after100")
 RESAMPLES = 4000
 
 
@@ -63,6 +64,13 @@ def parse(text, name="report"):
                                   f"timer_latency_rounds says {rounds}")
         d["pooled"] = {s: int(keys[f"{arm}_ratio_{s}_permille"]) / 1000
                        for s in STATS if f"{arm}_ratio_{s}_permille" in keys}
+        # The parts of the arm: its uncounted warm-up, its first 100 counted sleeps of every
+        # round and the others ("median_ns=N p90_ns=N").
+        d["parts"] = {}
+        for part in PARTS:
+            m = re.match(r"^median_ns=(\d+) p90_ns=(\d+)$", keys.get(f"{arm}_{part}", ""))
+            if m:
+                d["parts"][part] = {"median": int(m.group(1)), "p90": int(m.group(2))}
     return arms
 
 
@@ -100,6 +108,20 @@ def pool(reports, seed=1):
     return rows
 
 
+def parts(reports):
+    """Returns rows (arm, part, stat, geometric mean over the boots, per-boot ratios) of each
+    part's value against the C device's same part, for the parts every report has."""
+    rows = []
+    for arm in [a for a in reports[0] if a != "c" and all(a in r for r in reports)]:
+        for part in PARTS:
+            if not all(part in r[arm]["parts"] and part in r["c"]["parts"] for r in reports):
+                continue
+            for s in STATS:
+                ratios = [r[arm]["parts"][part][s] / r["c"]["parts"][part][s] for r in reports]
+                rows.append((arm, part, s, gmean([math.log(x) for x in ratios]), ratios))
+    return rows
+
+
 def verdict(low, high):
     if low > 1:
         return "worse"
@@ -131,6 +153,12 @@ def main():
         boots = " ".join("-" if p is None else f"{p:.3f}" for p in per_boot)
         print(f"{arm:<8} {s:<6} {g:6.3f}  [{low:.3f}, {high:.3f}]  {ahead:>3} of {total:<3}  "
               f"{verdict(low, high):<21} {boots}")
+    part_rows = parts(reports)
+    if part_rows:
+        print("each part's ratio to the C device's same part (geometric mean over the boots; "
+              "each boot): warmup = uncounted sleeps, first100/after100 = counted ones")
+        for arm, part, s, g, ratios in part_rows:
+            print(f"{arm:<8} {part:<9} {s:<6} {g:6.3f}  {' '.join(f'{x:.3f}' for x in ratios)}")
     if left:
         print(f"not in every report, left out: {' '.join(left)}")
     return 0

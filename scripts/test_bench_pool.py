@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Tests of scripts/bench_pool.py on reports shaped as the guest writes them."""
+import math
 import os
 import random
 import sys
@@ -106,6 +107,22 @@ class BenchPoolTest(unittest.TestCase):
         rows = bench_pool.pool([a, b])
         self.assertEqual(sorted({r[0] for r in rows}), ["rs"])
         self.assertEqual(rows[0][6], 70)
+
+    def test_the_parts_of_the_arms_compare_with_the_c_devices_same_part(self):
+        reports = []
+        for boot, late in enumerate((1.10, 1.20)):
+            text = report_text(3, random.Random(boot), {"c": 1.0, "rs": 1.0})
+            text += ("c_warmup: median_ns=400000 p90_ns=600000\n"
+                     f"rs_warmup: median_ns={int(400000 * late)} p90_ns=600000\n"
+                     "c_first100: median_ns=400000 p90_ns=600000\n")
+            reports.append(bench_pool.parse(text))
+        rows = bench_pool.parts(reports)
+        # rs has no first100 line: only the warm-up, which both have, compares.
+        self.assertEqual([(r[0], r[1], r[2]) for r in rows],
+                         [("rs", "warmup", "median"), ("rs", "warmup", "p90")])
+        self.assertAlmostEqual(rows[0][3], math.sqrt(1.10 * 1.20), places=3)
+        self.assertEqual([round(x, 3) for x in rows[0][4]], [1.1, 1.2])
+        self.assertAlmostEqual(rows[1][3], 1.0)
 
 
 if __name__ == "__main__":
