@@ -25,6 +25,8 @@ import sys
 
 STATS = ("median", "p90")
 PARTS = ("warmup", "first100", "after100")
+# Too few sleeps in a round for its own p99 or max: only each boot's pooled ratio.
+TAILS = ("p99", "max")
 RESAMPLES = 4000
 
 
@@ -63,7 +65,7 @@ def parse(text, name="report"):
                 raise ReportError(f"{name}: {arm}_round_{s}_ns has {len(d[s])} rounds, "
                                   f"timer_latency_rounds says {rounds}")
         d["pooled"] = {s: int(keys[f"{arm}_ratio_{s}_permille"]) / 1000
-                       for s in STATS if f"{arm}_ratio_{s}_permille" in keys}
+                       for s in STATS + TAILS if f"{arm}_ratio_{s}_permille" in keys}
         # The parts of the arm: its uncounted warm-up, its first 100 counted sleeps of every
         # round and the others ("median_ns=N p90_ns=N").
         d["parts"] = {}
@@ -153,6 +155,13 @@ def main():
         boots = " ".join("-" if p is None else f"{p:.3f}" for p in per_boot)
         print(f"{arm:<8} {s:<6} {g:6.3f}  [{low:.3f}, {high:.3f}]  {ahead:>3} of {total:<3}  "
               f"{verdict(low, high):<21} {boots}")
+    for arm in sorted({row[0] for row in rows}):
+        for s in TAILS:
+            per_boot = [r[arm]["pooled"].get(s) for r in reports]
+            if None not in per_boot:
+                print(f"{arm:<8} {s:<6} {gmean([math.log(x) for x in per_boot]):6.3f}  "
+                      f"(geometric mean of each boot's pooled ratio: "
+                      f"{' '.join(f'{x:.3f}' for x in per_boot)})")
     part_rows = parts(reports)
     if part_rows:
         print("each part's ratio to the C device's same part (geometric mean over the boots; "

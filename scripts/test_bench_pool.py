@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Tests of scripts/bench_pool.py on reports shaped as the guest writes them."""
+import io
 import math
 import os
 import random
 import sys
+import tempfile
 import unittest
+from contextlib import redirect_stdout
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_pool  # noqa: E402
@@ -123,6 +127,23 @@ class BenchPoolTest(unittest.TestCase):
         self.assertAlmostEqual(rows[0][3], math.sqrt(1.10 * 1.20), places=3)
         self.assertEqual([round(x, 3) for x in rows[0][4]], [1.1, 1.2])
         self.assertAlmostEqual(rows[1][3], 1.0)
+
+    def test_the_tails_are_each_boots_pooled_ratios(self):
+        paths = []
+        with tempfile.TemporaryDirectory() as d:
+            for boot, p99 in enumerate((1.10, 1.20)):
+                path = os.path.join(d, f"bench-{boot}.txt")
+                with open(path, "w") as f:
+                    f.write(report_text(3, random.Random(boot), {"c": 1.0, "rs": 1.0}))
+                    f.write(f"rs_ratio_p99_permille: {int(p99 * 1000)}\n"
+                            "rs_ratio_max_permille: 900\n")
+                paths.append(path)
+            out = io.StringIO()
+            with mock.patch.object(sys, "argv", ["bench_pool.py"] + paths), redirect_stdout(out):
+                self.assertEqual(bench_pool.main(), 0)
+        self.assertIn(f"rs       p99    {math.sqrt(1.10 * 1.20):6.3f}", out.getvalue())
+        self.assertIn("pooled ratio: 1.100 1.200)", out.getvalue())
+        self.assertIn("rs       max     0.900", out.getvalue())
 
 
 if __name__ == "__main__":
