@@ -35,7 +35,8 @@ class ReportError(Exception):
 
 
 def parse(text, name="report"):
-    """Returns {arm: {"median": [...], "p90": [...], "pooled": {stat: permille}}} of one report."""
+    """Returns {arm: {"median": [...], "p90": [...], "pooled": {stat: ratio},
+    "parts": {part: {stat: ns}}}} of one report."""
     keys = {}
     for line in text.splitlines():
         m = re.match(r"^([a-z0-9_]+): (.*)$", line.strip())
@@ -135,14 +136,14 @@ def verdict(low, high):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", nargs="+")
-    a = ap.parse_args()
+    args = ap.parse_args()
     try:
         reports = []
-        for path in a.reports:
+        for path in args.reports:
             with open(path) as f:
                 reports.append(parse(f.read(), path))
         rows = pool(reports)
-        left = sorted({a for r in reports for a in r} - {"c"} - {row[0] for row in rows})
+        left = sorted({arm for r in reports for arm in r} - {"c"} - {row[0] for row in rows})
     except (OSError, ReportError) as e:
         print(f"bench_pool: {e}", file=sys.stderr)
         return 2
