@@ -93,34 +93,43 @@ def bootstrap(boots, rng):
     return math.exp(means[int(0.025 * RESAMPLES)]), math.exp(means[int(0.975 * RESAMPLES) - 1])
 
 
-def pool(reports, seed=1):
+def common_arms(reports, ref):
+    """The arms but `ref` that every report has; fails if `ref` is not in every report."""
+    if not all(ref in r for r in reports):
+        raise ReportError(f"the arm {ref} is not in every report")
+    return [a for a in reports[0] if a != ref and all(a in r for r in reports)]
+
+
+def pool(reports, seed=1, ref="c"):
     """Returns rows (arm, stat, ratio, low, high, ahead, rounds, per-boot pooled ratios) of the
-    arms that every report has."""
-    arms = [a for a in reports[0] if a != "c" and all(a in r for r in reports)]
+    arms that every report has, against the arm `ref` (the C device unless told)."""
+    arms = common_arms(reports, ref)
     if not arms:
-        raise ReportError("no arm but the C device is in every report")
+        raise ReportError(f"no arm but {ref} is in every report")
     rng = random.Random(seed)
     rows = []
     for arm in arms:
         for s in STATS:
-            boots = [[math.log(x / c) for x, c in zip(r[arm][s], r["c"][s])] for r in reports]
+            boots = [[math.log(x / y) for x, y in zip(r[arm][s], r[ref][s])] for r in reports]
             logs = [v for b in boots for v in b]
             low, high = bootstrap(boots, rng)
+            # The guest's pooled ratios are to the C device.
+            per_boot = [r[arm]["pooled"].get(s) if ref == "c" else None for r in reports]
             rows.append((arm, s, gmean(logs), low, high, sum(v < 0 for v in logs), len(logs),
-                         [r[arm]["pooled"].get(s) for r in reports]))
+                         per_boot))
     return rows
 
 
-def parts(reports):
+def parts(reports, ref="c"):
     """Returns rows (arm, part, stat, geometric mean over the boots, per-boot ratios) of each
-    part's value against the C device's same part, for the parts every report has."""
+    part's value against the same part of `ref`, for the parts every report has."""
     rows = []
-    for arm in [a for a in reports[0] if a != "c" and all(a in r for r in reports)]:
+    for arm in common_arms(reports, ref):
         for part in PARTS:
-            if not all(part in r[arm]["parts"] and part in r["c"]["parts"] for r in reports):
+            if not all(part in r[arm]["parts"] and part in r[ref]["parts"] for r in reports):
                 continue
             for s in STATS:
-                ratios = [r[arm]["parts"][part][s] / r["c"]["parts"][part][s] for r in reports]
+                ratios = [r[arm]["parts"][part][s] / r[ref]["parts"][part][s] for r in reports]
                 rows.append((arm, part, s, gmean([math.log(x) for x in ratios]), ratios))
     return rows
 
@@ -135,6 +144,8 @@ def verdict(low, high):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reference", default="c",
+                    help="the arm the others are paired with (default: c, the C device)")
     ap.add_argument("reports", nargs="+")
     args = ap.parse_args()
     try:
@@ -142,13 +153,15 @@ def main():
         for path in args.reports:
             with open(path) as f:
                 reports.append(parse(f.read(), path))
-        rows = pool(reports)
-        left = sorted({arm for r in reports for arm in r} - {"c"} - {row[0] for row in rows})
+        ref = args.reference
+        rows = pool(reports, ref=ref)
+        left = sorted({arm for r in reports for arm in r} - {ref} - {row[0] for row in rows})
     except (OSError, ReportError) as e:
         print(f"bench_pool: {e}", file=sys.stderr)
         return 2
     n = len(reports)
-    print(f"{n} boot{'s' if n > 1 else ''}, {rows[0][6]} rounds; ratio to the C device, paired by "
+    against = "the C device" if ref == "c" else ref
+    print(f"{n} boot{'s' if n > 1 else ''}, {rows[0][6]} rounds; ratio to {against}, paired by "
           "round (geometric mean, 95 % two-level bootstrap interval)")
     print(f"{'arm':<8} {'stat':<6} {'ratio':>6}  {'95 % interval':<15} {'ahead':>9}  "
           f"{'verdict':<21} each boot's pooled ratio")
@@ -156,16 +169,16 @@ def main():
         boots = " ".join("-" if p is None else f"{p:.3f}" for p in per_boot)
         print(f"{arm:<8} {s:<6} {g:6.3f}  [{low:.3f}, {high:.3f}]  {ahead:>3} of {total:<3}  "
               f"{verdict(low, high):<21} {boots}")
-    for arm in sorted({row[0] for row in rows}):
+    for arm in sorted({row[0] for row in rows} - {"c"}):
         for s in TAILS:
             per_boot = [r[arm]["pooled"].get(s) for r in reports]
-            if None not in per_boot:
+            if ref == "c" and None not in per_boot:
                 print(f"{arm:<8} {s:<6} {gmean([math.log(x) for x in per_boot]):6.3f}  "
                       f"(geometric mean of each boot's pooled ratio: "
                       f"{' '.join(f'{x:.3f}' for x in per_boot)})")
-    part_rows = parts(reports)
+    part_rows = parts(reports, ref)
     if part_rows:
-        print("each part's ratio to the C device's same part (geometric mean over the boots; "
+        print(f"each part's ratio to {against}'s same part (geometric mean over the boots; "
               "each boot): warmup = uncounted sleeps, first100/after100 = counted ones")
         for arm, part, s, g, ratios in part_rows:
             print(f"{arm:<8} {part:<9} {s:<6} {g:6.3f}  {' '.join(f'{x:.3f}' for x in ratios)}")

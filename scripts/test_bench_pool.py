@@ -101,7 +101,7 @@ class BenchPoolTest(unittest.TestCase):
                 bench_pool.parse(text)
         a = bench_pool.parse(good)
         b = bench_pool.parse(report_text(3, random.Random(1), {"c": 1.0, "c2": 1.0}))
-        with self.assertRaisesRegex(bench_pool.ReportError, "no arm but the C device"):
+        with self.assertRaisesRegex(bench_pool.ReportError, "no arm but c is in every report"):
             bench_pool.pool([a, b])
 
     def test_only_the_arms_of_every_report_pool(self):
@@ -127,6 +127,20 @@ class BenchPoolTest(unittest.TestCase):
         self.assertAlmostEqual(rows[0][3], math.sqrt(1.10 * 1.20), places=3)
         self.assertEqual([round(x, 3) for x in rows[0][4]], [1.1, 1.2])
         self.assertAlmostEqual(rows[1][3], 1.0)
+
+    def test_another_arm_as_the_reference(self):
+        rng = random.Random(3)
+        reports = [bench_pool.parse(report_text(30, rng, {"c": 1.0, "rs": 1.05, "rs_off": 1.10},
+                                                round_noise=0.02)) for _ in range(3)]
+        rows = rows_by(bench_pool.pool(reports, ref="rs_off"))
+        self.assertEqual(sorted(k[0] for k in rows), ["c", "c", "rs", "rs"])
+        _, _, g, low, high, _, _, per_boot = rows[("rs", "median")]
+        self.assertAlmostEqual(g, 1.05 / 1.10, delta=0.01)
+        self.assertEqual(bench_pool.verdict(low, high), "better")
+        self.assertEqual(per_boot, [None] * 3)  # the guest's pooled ratios are to c
+        self.assertAlmostEqual(rows[("c", "median")][2], 1.0 / 1.10, delta=0.01)
+        with self.assertRaisesRegex(bench_pool.ReportError, "the arm c2 is not in every report"):
+            bench_pool.pool(reports, ref="c2")
 
     def test_the_tails_are_each_boots_pooled_ratios(self):
         paths = []
