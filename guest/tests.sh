@@ -1255,9 +1255,9 @@ timer_irqs() {
 # RAW.warmup), then COUNT 1 ms sleeps on CPU 1 with the C device (ARM c, or c2: the same again,
 # what two equal devices differ by), xen-rs as loaded (rs), xen-rs measuring every event's
 # lateness (rs_all) or none (rs_off) or xen-rs as loaded and as the current clocksource (rs_cs)
-# running the tick; appends the lateness to RAW and CPU 1's timer interrupts to RAW.irqs. The other arms keep the clocksource the boot
-# chose ($LAT_CS), so in them the time keeping core reads Xen time through the C reader and
-# xen-rs programs its deadlines through its own.
+# running the tick; appends the lateness to RAW and CPU 1's timer interrupts to RAW.irqs. The
+# other arms keep the clocksource the boot chose ($LAT_CS), so in them the time keeping core
+# reads Xen time through the C reader and xen-rs programs its deadlines through its own.
 latency_arm() {
 	case $1 in
 	c | c2) devices_are xen >/dev/null || return 1 ;;
@@ -1289,10 +1289,10 @@ latency_arm() {
 
 # Timer latency, xen-rs against the C device in the same boot: rounds of 1 ms absolute sleeps
 # on CPU 1, each round running the arms in the order of a row of a Williams design (every arm
-# after every other equally often: guest/arm-order.awk); pooled distributions, their ratios to the C device's and
-# the timer interrupts per sleep. LAT_ROUNDS, LAT_SAMPLES and LAT_ARMS (the arms but c, which
-# always runs; latency_arm) come from the host's environment (scripts/build-guest.sh) when it
-# sets them.
+# after every other equally often: guest/arm-order.awk); pooled distributions, their ratios to
+# the C device's and the timer interrupts per sleep. LAT_ROUNDS, LAT_SAMPLES, LAT_WARMUP and
+# LAT_ARMS (the arms but c, which always runs; latency_arm) come from the host's environment
+# (scripts/build-guest.sh) when it sets them.
 t_bench_timer_latency() {
 	rounds=${LAT_ROUNDS:-10}
 	samples=${LAT_SAMPLES:-1000}
@@ -1330,13 +1330,11 @@ t_bench_timer_latency() {
 		echo "${a}_round_p90_ns: $(cut -d' ' -f2 /tmp/lat.$a.rounds | tr '\n' ' ')" >>/tmp/lat.out
 		# The warm-up, and the first 100 counted sleeps of every round apart from the others:
 		# whether what follows the module's load (or the arm before) still shows.
-		awk -v n="$samples" '(NR - 1) % n < 100' /tmp/lat.$a >/tmp/lat.first100
-		awk -v n="$samples" '(NR - 1) % n >= 100' /tmp/lat.$a >/tmp/lat.after100
+		awk -v n="$samples" '(NR - 1) % n < 100' /tmp/lat.$a >/tmp/lat.$a.first100
+		awk -v n="$samples" '(NR - 1) % n >= 100' /tmp/lat.$a >/tmp/lat.$a.after100
 		for part in warmup first100 after100; do
-			f=/tmp/lat.$part
-			[ $part = warmup ] && f=/tmp/lat.$a.warmup
-			[ -s $f ] || continue
-			"$LAT" stats $f >/tmp/lat.part.stats
+			[ -s /tmp/lat.$a.$part ] || continue
+			"$LAT" stats /tmp/lat.$a.$part >/tmp/lat.part.stats
 			echo "${a}_${part}: median_ns=$(key /tmp/lat.part.stats median_ns) p90_ns=$(key /tmp/lat.part.stats p90_ns)" >>/tmp/lat.out
 		done
 	done

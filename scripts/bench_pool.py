@@ -169,10 +169,11 @@ def main():
         boots = " ".join("-" if p is None else f"{p:.3f}" for p in per_boot)
         print(f"{arm:<8} {s:<6} {g:6.3f}  [{low:.3f}, {high:.3f}]  {ahead:>3} of {total:<3}  "
               f"{verdict(low, high):<21} {boots}")
-    for arm in sorted({row[0] for row in rows} - {"c"}):
+    # The guest's pooled ratios, the only ones of the tails, are to the C device.
+    for arm in sorted({row[0] for row in rows}) if ref == "c" else []:
         for s in TAILS:
             per_boot = [r[arm]["pooled"].get(s) for r in reports]
-            if ref == "c" and None not in per_boot:
+            if None not in per_boot:
                 print(f"{arm:<8} {s:<6} {gmean([math.log(x) for x in per_boot]):6.3f}  "
                       f"(geometric mean of each boot's pooled ratio: "
                       f"{' '.join(f'{x:.3f}' for x in per_boot)})")
