@@ -20,6 +20,7 @@ import argparse
 import math
 import random
 import re
+import signal
 import statistics
 import sys
 
@@ -143,6 +144,8 @@ def verdict(low, high):
 
 
 def main():
+    # Quiet when a pager or head stops reading, as other command-line tools are.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reference", default="c",
                     help="the arm the others are paired with (default: c, the C device)")
