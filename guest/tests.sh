@@ -1255,10 +1255,11 @@ timer_irqs() {
 # RAW.warmup), then COUNT 1 ms sleeps on CPU 1 with the C device (ARM c, or c2: the same again,
 # what two equal devices differ by), xen-rs as loaded (rs), xen-rs measuring every event's
 # lateness (rs_all) or none (rs_off) or xen-rs as loaded and as the current clocksource (rs_cs)
-# running the tick, or the C device again with the module loaded and its devices unbound
-# (rs_hook: every event goes through the module's hook, which passes it on); appends the lateness to RAW and CPU 1's timer interrupts to RAW.irqs. The
-# other arms keep the clocksource the boot chose ($LAT_CS), so in them the time keeping core
-# reads Xen time through the C reader and xen-rs programs its deadlines through its own.
+# running the tick, or the C device with the module loaded and its devices unbound (rs_hook:
+# every event passes through the module's hook first); appends the lateness to RAW and CPU 1's
+# timer interrupts to RAW.irqs. The other arms keep the clocksource the boot chose ($LAT_CS), so
+# in them the time keeping core reads Xen time through the C reader and xen-rs programs its
+# deadlines through its own.
 latency_arm() {
 	case $1 in
 	c | c2) devices_are xen >/dev/null || return 1 ;;
@@ -1267,7 +1268,7 @@ latency_arm() {
 		devices_are xen-rs >/dev/null || return 1
 		if [ "$1" = rs_hook ]; then
 			for c in $PRESENT; do echo xen-rs >"$CE/clockevent$c/unbind_device" || return 1; done
-			devices_are xen >/dev/null || return 1
+			devices_are xen >/dev/null || { echo "rs_hook: a CPU still ticks on xen-rs"; return 1; }
 		fi
 		[ "$1" = rs_all ] && { echo 1 >"$DBG/lateness_sampling" || return 1; }
 		[ "$1" = rs_off ] && { echo 0 >"$DBG/lateness_sampling" || return 1; }
