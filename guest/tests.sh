@@ -1255,16 +1255,17 @@ timer_irqs() {
 # RAW.warmup), then COUNT 1 ms sleeps on CPU 1 with the C device (ARM c, or c2: the same again,
 # what two equal devices differ by), xen-rs as loaded (rs), xen-rs measuring every event's
 # lateness (rs_all) or none (rs_off) or xen-rs as loaded and as the current clocksource (rs_cs)
-# running the tick, or the C device with the module loaded and its devices unbound (rs_hook:
-# every event passes through the module's hook first); appends the lateness to RAW and CPU 1's
+# running the tick, or loaded with deadline=absolute (rs_abs: no clock read when programming),
+# or the C device with the module loaded and its devices unbound (rs_hook: every event passes
+# through the module's hook first); appends the lateness to RAW and CPU 1's
 # timer interrupts to RAW.irqs. The other arms keep the clocksource the boot chose ($LAT_CS), so
 # in them the time keeping core reads Xen time through the C reader and xen-rs programs its
 # deadlines through its own.
 latency_arm() {
 	case $1 in
 	c | c2) devices_are xen >/dev/null || return 1 ;;
-	rs | rs_all | rs_off | rs_cs | rs_hook)
-		insmod "$KO" || return 1
+	rs | rs_all | rs_off | rs_cs | rs_hook | rs_abs)
+		insmod "$KO" $([ "$1" = rs_abs ] && echo deadline=absolute) || return 1
 		devices_are xen-rs >/dev/null || return 1
 		if [ "$1" = rs_hook ]; then
 			for c in $PRESENT; do echo xen-rs >"$CE/clockevent$c/unbind_device" || return 1; done

@@ -50,7 +50,7 @@ for v in LAT_ROUNDS LAT_SAMPLES LAT_WARMUP; do
 done
 if [ -n "${LAT_ARMS:-}" ]; then
 	for a in $LAT_ARMS; do
-		case $a in c2 | rs | rs_all | rs_off | rs_cs | rs_hook) ;; *) die "LAT_ARMS: $a is not one of c2 rs rs_all rs_off rs_cs rs_hook" ;; esac
+		case $a in c2 | rs | rs_all | rs_off | rs_cs | rs_hook | rs_abs) ;; *) die "LAT_ARMS: $a is not one of c2 rs rs_all rs_off rs_cs rs_hook rs_abs" ;; esac
 	done
 	echo "LAT_ARMS='$LAT_ARMS'" >>"$g/domu/xc/settings.sh"
 fi
