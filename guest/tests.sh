@@ -1257,10 +1257,10 @@ timer_irqs() {
 # lateness (rs_all) or none (rs_off) or xen-rs as loaded and as the current clocksource (rs_cs)
 # running the tick, or loaded with deadline=absolute (rs_abs: no clock read when programming),
 # or the C device with the module loaded and its devices unbound (rs_hook: every event passes
-# through the module's hook first); appends the lateness to RAW and CPU 1's
-# timer interrupts to RAW.irqs. The other arms keep the clocksource the boot chose ($LAT_CS), so
-# in them the time keeping core reads Xen time through the C reader and xen-rs programs its
-# deadlines through its own.
+# through the module's hook first); appends the lateness to RAW and CPU 1's timer interrupts to
+# RAW.irqs. The other arms keep the clocksource the boot chose ($LAT_CS), so in them the time
+# keeping core reads Xen time through the C reader and xen-rs programs its deadlines through
+# its own.
 latency_arm() {
 	case $1 in
 	c | c2) devices_are xen >/dev/null || return 1 ;;

@@ -49,8 +49,9 @@ for v in LAT_ROUNDS LAT_SAMPLES LAT_WARMUP; do
 	echo "$v=$val" >>"$g/domu/xc/settings.sh"
 done
 if [ -n "${LAT_ARMS:-}" ]; then
+	known="c2 rs rs_all rs_off rs_cs rs_hook rs_abs"
 	for a in $LAT_ARMS; do
-		case $a in c2 | rs | rs_all | rs_off | rs_cs | rs_hook | rs_abs) ;; *) die "LAT_ARMS: $a is not one of c2 rs rs_all rs_off rs_cs rs_hook rs_abs" ;; esac
+		case " $known " in *" $a "*) ;; *) die "LAT_ARMS: $a is not one of $known" ;; esac
 	done
 	echo "LAT_ARMS='$LAT_ARMS'" >>"$g/domu/xc/settings.sh"
 fi
