@@ -74,6 +74,12 @@ macro_rules! xen_clock_module {
                         absolute (the tick core's expiry + the clocks' offset at load), \
                         compensated (Xen time now + delta scaled by the measured drift)",
                 },
+                coupled: bool {
+                    default: true,
+                    description: "With deadline=delta, let the tick core convert expiries into \
+                        Xen time while the clocksource is Xen time (false: read Xen time for \
+                        every deadline, as the C driver)",
+                },
                 min_delta_ns: u64 {
                     default: 1,
                     description: "Shortest delay of a one-shot event in ns, \
@@ -277,6 +283,7 @@ fn probe(rating: i32) -> Result<Probed> {
             module_parameters::min_delta_ns.value(),
             guest.vcpuop_timer_in_use,
             module_parameters::deadline.value().0,
+            module_parameters::coupled.value(),
         )?)
     } else {
         None
@@ -297,6 +304,9 @@ fn probe(rating: i32) -> Result<Probed> {
             name: NAME,
             rating,
             hz: 1_000_000_000,
+            id: clocksource::Id::XenPvclock,
+            // The vCPU timer's devices take deadlines in Xen time (`xen_clockevent.rs`).
+            coupled: true,
         },
         clockevents,
     })

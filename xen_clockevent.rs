@@ -5,15 +5,27 @@
 //!
 //! # One-shot deadlines
 //!
-//! The tick core asks for an event `delta` nanoseconds from now, measured on the kernel's clock;
-//! `VCPUOP_set_singleshot_timer` wants an absolute deadline in Xen system time. The deadline is
-//! Xen time read at programming time plus `delta` ([`pvclock::oneshot_deadline`]), as the C
-//! driver does. If the kernel's clock and Xen time run at different rates, one event is off by
-//! `delta` times the rate difference, and no more: every programming reads both clocks again,
-//! so the error does not accumulate from one event to the next. Converting the tick core's
-//! absolute expiry instead would carry the whole offset between the two clocks into every
-//! deadline. The error left is measured per event and shown in debugfs (`xen_clock/lateness`):
-//! Xen time at delivery minus the deadline, in log2 histograms per CPU.
+//! `VCPUOP_set_singleshot_timer` wants an absolute deadline in Xen system time; the tick core
+//! thinks in the kernel's clock. How one becomes the other depends on that clock:
+//!
+//! - While the kernel's clocksource is Xen time (the C `xen` one, or `xen-rs`), the devices are
+//!   coupled with it ([`clockevents::Config::coupled_to`]): the tick core converts the absolute
+//!   expiry into Xen time with the timekeeper's own mapping, NTP's corrections included, and
+//!   the deadline is that value (`set_next_coupled`). Both are the same clock, so the
+//!   conversion has no drift to carry; and no clock is read, where programming by a delay
+//!   reads Xen time twice (the tick core for the delay, the driver for the deadline) and
+//!   carries the time between the two reads into the deadline.
+//! - Otherwise (`tsc`, say) the tick core asks for an event `delta` nanoseconds from now,
+//!   measured on the kernel's clock. The deadline is Xen time read at programming time plus
+//!   `delta` ([`pvclock::oneshot_deadline`]), as the C driver does. If the kernel's clock and
+//!   Xen time run at different rates, one event is off by `delta` times the rate difference,
+//!   and no more: every programming reads both clocks again, so the error does not accumulate
+//!   from one event to the next. Converting the tick core's absolute expiry with an offset
+//!   taken once would carry the drift between the two clocks into every deadline.
+//!
+//! That is the default, `deadline=delta`; the other policies (`absolute`, `compensated`) are
+//! never coupled. The error left is measured per event and shown in debugfs
+//! (`xen_clock/lateness`): Xen time at delivery minus the deadline, in log2 histograms per CPU.
 //!
 //! A deadline already past when Xen sees it still fires: the driver does not set
 //! `VCPU_SSHOTTMR_future`, so Xen raises the event at once instead of returning `ETIME`.
@@ -99,7 +111,10 @@ use kernel::{
             PerCpuDevices,
             TICK_PERIOD, //
         },
-        clocksource::MonotonicSnapshot,
+        clocksource::{
+            self,
+            MonotonicSnapshot, //
+        },
         Delta,
         Instant,
         Monotonic, //
@@ -241,6 +256,8 @@ struct TimerStats {
     ticks: Counter,
     /// One-shot deadlines programmed.
     programmed: Counter,
+    /// Of those, the ones the tick core converted itself (coupled with the clocksource).
+    coupled: Counter,
     /// How late the one-shot events and the periodic ticks came.
     oneshot: Lateness,
     periodic: Lateness,
@@ -256,7 +273,8 @@ struct TimerStats {
     /// Times the periodic timer was started as a backstop because no one-shot interface
     /// worked.
     backstops: Counter,
-    /// Deadlines nothing could arm: the error went back to the tick core.
+    /// Deadlines nothing could arm: the error went back to the tick core (coupled, it has no
+    /// retry: the CPU waits for its next interrupt).
     unarmed: Counter,
 }
 
@@ -266,6 +284,7 @@ impl TimerStats {
             events: Counter::new(),
             ticks: Counter::new(),
             programmed: Counter::new(),
+            coupled: Counter::new(),
             oneshot: Lateness::new(),
             periodic: Lateness::new(),
             unmeasured: Counter::new(),
@@ -601,6 +620,38 @@ impl XenTimer {
         Ok(())
     }
 
+    /// Arms the one-shot `deadline` (Xen time) for the tick core's `expiry_ns`; if Xen refuses
+    /// both one-shot interfaces, starts the periodic backstop, and fails only if that fails too.
+    fn program(&self, cpu: &DeviceCpu<'_>, deadline: u64, expiry_ns: u64) -> Result {
+        // Loads and stores: no locked instruction for a statistic.
+        if self.after_event.load(Relaxed) {
+            self.after_event.store(false, Relaxed);
+            if self.last_expiry.load(Relaxed) == expiry_ns {
+                self.stats.oneshot.early_kernel.add(1);
+            }
+        }
+        self.last_expiry.store(expiry_ns, Relaxed);
+        self.deadline.store(deadline, Relaxed);
+        self.stats.programmed.add(1);
+        match self.arm(cpu, deadline) {
+            Ok(()) => {
+                self.stop_backstop();
+                Ok(())
+            }
+            // Events keep coming from the backstop, and each one programs the device again.
+            Err(_) if self.backstop.load(Relaxed) => Ok(()),
+            Err(e) => {
+                if self.start_periodic().is_ok() {
+                    self.backstop.store(true, Relaxed);
+                    self.stats.backstops.add(1);
+                    return Ok(());
+                }
+                self.stats.unarmed.add(1);
+                Err(e)
+            }
+        }
+    }
+
     /// Stops the periodic backstop of the one-shot state, if it runs. Should Xen refuse, it
     /// keeps running: it only brings extra events, and the next armed deadline tries again.
     fn stop_backstop(&self) {
@@ -677,14 +728,6 @@ impl clockevents::Operations for XenTimer {
     ) -> Result {
         // CAST: the tick core's delays and expiries are never negative.
         let (delta_ns, expiry_ns) = (delta.as_nanos() as u64, expiry.as_nanos() as u64);
-        // Loads and stores: no locked instruction for a statistic.
-        if self.after_event.load(Relaxed) {
-            self.after_event.store(false, Relaxed);
-            if self.last_expiry.load(Relaxed) == expiry_ns {
-                self.stats.oneshot.early_kernel.add(1);
-            }
-        }
-        self.last_expiry.store(expiry_ns, Relaxed);
         let deadline = match self.policy {
             Policy::Delta => pvclock::oneshot_deadline(xen_rs_read(), delta_ns),
             Policy::Absolute => deadline::deadline(
@@ -704,25 +747,14 @@ impl clockevents::Operations for XenTimer {
                 self.drift.compensation(),
             ),
         };
-        self.deadline.store(deadline, Relaxed);
-        self.stats.programmed.add(1);
-        match self.arm(cpu, deadline) {
-            Ok(()) => {
-                self.stop_backstop();
-                Ok(())
-            }
-            // Events keep coming from the backstop, and each one programs the device again.
-            Err(_) if self.backstop.load(Relaxed) => Ok(()),
-            Err(e) => {
-                if self.start_periodic().is_ok() {
-                    self.backstop.store(true, Relaxed);
-                    self.stats.backstops.add(1);
-                    return Ok(());
-                }
-                self.stats.unarmed.add(1);
-                Err(e)
-            }
-        }
+        self.program(cpu, deadline, expiry_ns)
+    }
+
+    fn set_next_coupled(&self, cpu: &DeviceCpu<'_>, deadline: u64, expiry: Instant<Monotonic>) {
+        self.stats.coupled.add(1);
+        // CAST: the tick core's expiries are never negative.
+        // Should nothing arm the deadline, `program` counted it: the tick core has no retry here.
+        let _ = self.program(cpu, deadline, expiry.as_nanos() as u64);
     }
 
     fn set_state_shutdown(&self, cpu: &DeviceCpu<'_>) -> Result {
@@ -801,6 +833,8 @@ impl XenTimer {
 pub(crate) struct Settings {
     min_delta_ns: u64,
     policy: Policy,
+    /// Whether the devices are coupled with the clocksource (`delta` only).
+    coupled: bool,
 }
 
 /// The devices of all CPUs: what the vCPU timer events and the CPU hotplug states work on.
@@ -825,6 +859,7 @@ impl XenClockEvents {
         min_delta_ns: u64,
         vcpuop_timer_in_use: bool,
         policy: Policy,
+        coupled: bool,
     ) -> Result<Settings> {
         // Above one tick period the device could not even run the tick: every event would
         // come late by the excess (the tick core's own limit, `MIN_DELTA_LIMIT`, is a jiffy).
@@ -858,6 +893,7 @@ impl XenClockEvents {
         Ok(Settings {
             min_delta_ns,
             policy,
+            coupled: coupled && policy == Policy::Delta,
         })
     }
 
@@ -869,6 +905,9 @@ impl XenClockEvents {
             rating: RATING,
             min_delta: Delta::from_nanos(settings.min_delta_ns as i64),
             max_delta: Delta::from_nanos(MAX_DELTA_NS as i64),
+            // Only `delta` programs by the kernel's clock as it is; the other policies are
+            // there to be compared with it.
+            coupled_to: settings.coupled.then_some(clocksource::Id::XenPvclock),
             // As a module, the vCPU timer is also the C `xen` device's, which stays registered
             // for the hand-back.
             tick_only: cfg!(MODULE),
@@ -927,10 +966,11 @@ fn show_stats(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::
         }
         writeln!(
             f,
-            " timer_op_fallbacks={} backstops={} unarmed={}",
+            " timer_op_fallbacks={} backstops={} unarmed={} coupled={}",
             s.timer_op_fallbacks.get(),
             s.backstops.get(),
             s.unarmed.get(),
+            s.coupled.get(),
         )?;
     }
     Ok(())
