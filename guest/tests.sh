@@ -488,21 +488,42 @@ t_ce_stats_consistent() {
 	echo "statistics consistent on CPUs $(present_cpus | tr '\n' ' '), no hypercall failed"
 }
 
-# One-shot events that come before the kernel's own expiry are counted (early_kernel): with
-# CLOCK_MONOTONIC 0.5 % slower than Xen time (NTP's tick), a 1 s sleep's deadline, Xen now plus
-# the delta, comes 5 ms early by the kernel's clock, more than Xen takes to deliver it, and the
-# tick core programs the same expiry again.
-t_ce_early_kernel() {
-	xen_rs_in_charge || return 1
-	e0=$(lateness_of "$DBG/lateness" 1 | cut -d' ' -f5)
+# early_kernel_sleeps: three 1 s sleeps on CPU 1 with CLOCK_MONOTONIC 0.5 % slower than Xen
+# time (NTP's tick); prints CPU 1's early_kernel and every CPU's coupled count, before and after.
+early_kernel_sleeps() {
+	e0=$(lateness_of "$DBG/lateness" 1 | cut -d' ' -f5) c0=$(stat_sum coupled)
 	adjtimex -q -t 9950 || return 1
 	taskset -c 1 "$LAT" lat 3 1000000 >/tmp/ek
 	rc=$?
 	adjtimex -q -t 10000
-	[ $rc = 0 ] || { cat /tmp/ek; return 1; }
-	e1=$(lateness_of "$DBG/lateness" 1 | cut -d' ' -f5)
-	echo "CPU 1: early_kernel $e0 -> $e1 in three 1 s sleeps with CLOCK_MONOTONIC 0.5 % slow ($(grep -E '^(median|max)_ns' /tmp/ek | tr '\n' ' '))"
-	[ "${e1:-0}" -gt "${e0:-0}" ]
+	[ $rc = 0 ] || { cat /tmp/ek >&2; return 1; }
+	echo "${e0:-0} $(lateness_of "$DBG/lateness" 1 | cut -d' ' -f5) $c0 $(stat_sum coupled)"
+}
+
+# One-shot events that come before the kernel's own expiry are counted (early_kernel), and the
+# coupling with a clocksource of Xen time has none. Loaded with coupled=0, a 1 s sleep's
+# deadline is Xen now plus the delta, which with CLOCK_MONOTONIC 0.5 % slow comes 5 ms early by
+# the kernel's clock, more than Xen takes to deliver it: the tick core programs the same expiry
+# again. Coupled (the default), the tick core converts the expiry with the timekeeper's mapping,
+# which follows NTP's tick: no event comes early, and the tick core converted the deadlines.
+t_ce_early_kernel() {
+	cs=$(cat $CS/current_clocksource)
+	case $cs in xen | xen-rs) ;; *) echo "clocksource $cs is not Xen time"; return 1 ;; esac
+	"$HANDBACK" >/dev/null || return 1
+	insmod "$KO" coupled=0 && xen_rs_in_charge || return 1
+	set -- $(early_kernel_sleeps) || return 1
+	echo "coupled=0: CPU 1 early_kernel $1 -> $2, coupled deadlines $3 -> $4 ($(grep -E '^(median|max)_ns' /tmp/ek | tr '\n' ' '))"
+	fail=0
+	[ "$2" -gt "$1" ] || { echo "no early event counted"; fail=1; }
+	[ "$4" = "$3" ] || { echo "coupled=0, yet the tick core converted deadlines"; fail=1; }
+	"$HANDBACK" >/dev/null || return 1
+	insmod "$KO" && xen_rs_in_charge || return 1
+	cs_is "$cs" || return 1
+	set -- $(early_kernel_sleeps) || return 1
+	echo "coupled, clocksource $cs: CPU 1 early_kernel $1 -> $2, coupled deadlines $3 -> $4 ($(grep -E '^(median|max)_ns' /tmp/ek | tr '\n' ' '))"
+	[ "$2" = "$1" ] || { echo "early events while coupled"; fail=1; }
+	[ "$4" -gt "$3" ] || { echo "no deadline converted by the tick core"; fail=1; }
+	[ $fail = 0 ]
 }
 
 # ce_ksft PROG ARGS: a kselftest program with xen-rs running the tick.
@@ -1171,7 +1192,9 @@ lateness_of() {
 # 100 ms on CPU 1: a line each with their lateness by the kernel's clock, the same events as
 # Xen saw them, the device's events per sleep and the drift the monitor measured.
 policy_bench() {
-	insmod "$KO" deadline=$3 || return 1
+	# coupled=0: with xen-rs as the clocksource, deadline=delta would be coupled with it, and
+	# these runs compare the policies' own arithmetic (the coupling: t_ce_early_kernel).
+	insmod "$KO" deadline=$3 coupled=0 || return 1
 	xen_rs_in_charge || return 1
 	echo 1 >"$DBG/lateness_sampling" || return 1
 	echo "$1" >$CS/current_clocksource || return 1
@@ -1204,7 +1227,8 @@ policy_bench() {
 # the error against elapsed time: about 100 of the lateness values, with the time since load.
 series_bench() {
 	adjtimex -q -t 10050 || return 1
-	insmod "$KO" deadline=$1 || return 1
+	# coupled=0: as in policy_bench.
+	insmod "$KO" deadline=$1 coupled=0 || return 1
 	read -r t0 _ </proc/uptime
 	xen_rs_in_charge || return 1
 	echo xen-rs >$CS/current_clocksource || return 1
@@ -1255,7 +1279,8 @@ timer_irqs() {
 # RAW.warmup), then COUNT 1 ms sleeps on CPU 1 with the C device (ARM c, or c2: the same again,
 # what two equal devices differ by), xen-rs as loaded (rs), xen-rs measuring every event's
 # lateness (rs_all) or none (rs_off) or xen-rs as loaded and as the current clocksource (rs_cs)
-# running the tick, or loaded with deadline=absolute (rs_abs: no clock read when programming),
+# running the tick, or loaded with deadline=absolute (rs_abs: no clock read when programming)
+# or coupled=0 (rs_read: Xen time read for every deadline, as the C device does),
 # or the C device with the module loaded and its devices unbound (rs_hook: every event passes
 # through the module's hook first); appends the lateness to RAW and CPU 1's timer interrupts to
 # RAW.irqs. The other arms keep the clocksource the boot chose ($LAT_CS), so in them the time
@@ -1264,8 +1289,13 @@ timer_irqs() {
 latency_arm() {
 	case $1 in
 	c | c2) devices_are xen >/dev/null || return 1 ;;
-	rs | rs_all | rs_off | rs_cs | rs_hook | rs_abs)
-		insmod "$KO" $([ "$1" = rs_abs ] && echo deadline=absolute) || return 1
+	rs | rs_all | rs_off | rs_cs | rs_hook | rs_abs | rs_read)
+		case $1 in
+		rs_abs) opt=deadline=absolute ;;
+		rs_read) opt=coupled=0 ;;
+		*) opt= ;;
+		esac
+		insmod "$KO" $opt || return 1
 		devices_are xen-rs >/dev/null || return 1
 		if [ "$1" = rs_hook ]; then
 			for c in $PRESENT; do echo xen-rs >"$CE/clockevent$c/unbind_device" || return 1; done
@@ -1288,6 +1318,7 @@ latency_arm() {
 	echo $(($(timer_irqs 1) - i0)) >>"$2.irqs"
 	echo "$(key /tmp/lat.arm median_ns) $(key /tmp/lat.arm p90_ns)" >>"$2.rounds"
 	case $1 in c | c2) return 0 ;; esac
+	[ "$1" = rs_hook ] || echo "$(stat_sum programmed) $(stat_sum coupled)" >>"$2.coupled"
 	"$HANDBACK" >/dev/null || return 1
 	# The hand-back moves the clocksource off xen-rs to tsc where it can.
 	[ "$1" = rs_cs ] && { echo "$LAT_CS" >"$CS/current_clocksource" || return 1; }
@@ -1315,7 +1346,7 @@ t_bench_timer_latency() {
 	[ $((rounds % rows)) = 0 ] || balance=", unbalanced: $rounds rounds are not a multiple of $rows"
 	echo "arm order: the rows of a Williams design of $rows rows (guest/arm-order.awk)$balance"
 	echo "uncounted sleeps at the start of each arm: $warmup"
-	for a in $arms; do rm -f /tmp/lat.$a /tmp/lat.$a.irqs /tmp/lat.$a.rounds /tmp/lat.$a.warmup; done
+	for a in $arms; do rm -f /tmp/lat.$a /tmp/lat.$a.irqs /tmp/lat.$a.rounds /tmp/lat.$a.warmup /tmp/lat.$a.coupled; done
 	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" || return 1; }
 	[ -n "$(timer_irqs 1)" ] || { echo "no timer1 line in /proc/interrupts"; return 1; }
 	r=0
@@ -1331,6 +1362,8 @@ t_bench_timer_latency() {
 	for a in $arms; do
 		"$LAT" stats /tmp/lat.$a | sed "s/^/${a}_/" >>/tmp/lat.out
 		echo "${a}_timer_irqs_per_sleep: $(awk -v n="$samples" '{ s += $1 } END { printf "%.3f", s / (NR * n) }' /tmp/lat.$a.irqs)" >>/tmp/lat.out
+		# Which way xen-rs's deadlines went: converted by the tick core (coupled) or by a read.
+		[ -s /tmp/lat.$a.coupled ] && awk -v a="$a" '{ p += $1; c += $2 } END { printf "%s_deadlines_coupled: %d of %d\n", a, c, p }' /tmp/lat.$a.coupled >>/tmp/lat.out
 		# Each round's median and p90, in round order: scripts/bench_pool.py pools them
 		# over boots, paired with the C device's in the same round.
 		echo "${a}_round_median_ns: $(cut -d' ' -f1 /tmp/lat.$a.rounds | tr '\n' ' ')" >>/tmp/lat.out

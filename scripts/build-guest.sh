@@ -49,7 +49,7 @@ for v in LAT_ROUNDS LAT_SAMPLES LAT_WARMUP; do
 	echo "$v=$val" >>"$g/domu/xc/settings.sh"
 done
 if [ -n "${LAT_ARMS:-}" ]; then
-	known="c2 rs rs_all rs_off rs_cs rs_hook rs_abs"
+	known="c2 rs rs_all rs_off rs_cs rs_hook rs_abs rs_read"
 	for a in $LAT_ARMS; do
 		case " $known " in *" $a "*) ;; *) die "LAT_ARMS: $a is not one of $known" ;; esac
 	done

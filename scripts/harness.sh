@@ -165,8 +165,9 @@ if [ "$mode" = bench ]; then
 		echo "# then timer latency: lateness of 1 ms one-shot sleeps on CPU 1, c_* with the C device,"
 		echo "# rs_* with xen-rs, rs_all_* with xen-rs measuring every event, rs_cs_* with xen-rs as the"
 		echo "# clocksource too (the others keep the boot's), c2_* with the C device again (what equal devices"
-		echo "# differ by); LAT_ARMS may add rs_off_* (no event measured), rs_abs_* (deadline=absolute)"
-		echo "# or rs_hook_* (the C device behind the loaded module's hook); each arm after each other equally"
+		echo "# differ by); LAT_ARMS may add rs_off_* (no event measured), rs_abs_* (deadline=absolute),"
+		echo "# rs_read_* (coupled=0: Xen time read for every deadline) or rs_hook_* (the C device behind the"
+		echo "# loaded module's hook); each arm after each other equally"
 		echo "# often (guest/arm-order.awk), each arm's first LAT_WARMUP sleeps (100) not counted; same boot; ns"
 		sed -n '/^ok [0-9]* - module_insmod/,/^ok [0-9]* - bench_timer_latency/p' "$out/domu.log" | sed -n 's/^# //p'
 		echo "# then the deadline policies (guest/tests.sh, t_bench_deadline_policies)"
