@@ -751,10 +751,11 @@ impl clockevents::Operations for XenTimer {
     }
 
     fn set_next_coupled(&self, cpu: &DeviceCpu<'_>, deadline: u64, expiry: Instant<Monotonic>) {
-        self.stats.coupled.add(1);
         // CAST: the tick core's expiries are never negative.
         // Should nothing arm the deadline, `program` counted it: the tick core has no retry here.
         let _ = self.program(cpu, deadline, expiry.as_nanos() as u64);
+        // After `programmed`: never more coupled deadlines than programmed ones.
+        self.stats.coupled.add(1);
     }
 
     fn set_state_shutdown(&self, cpu: &DeviceCpu<'_>) -> Result {
@@ -953,6 +954,8 @@ fn write_list(f: &mut fmt::Formatter<'_>, values: impl IntoIterator<Item = u64>)
 fn show_stats(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for (i, t) in events.timers() {
         let s = &t.stats;
+        // Read before `programmed`, which it never exceeds (`set_next_coupled`).
+        let coupled = s.coupled.get();
         write!(
             f,
             "cpu{i} events={} ticks={} programmed={} dropped_ticks={}",
@@ -970,7 +973,7 @@ fn show_stats(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::
             s.timer_op_fallbacks.get(),
             s.backstops.get(),
             s.unarmed.get(),
-            s.coupled.get(),
+            coupled,
         )?;
     }
     Ok(())
