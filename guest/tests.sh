@@ -146,10 +146,12 @@ stat() {
 	awk -v cpu="cpu$1" -v k="$2" '$1 == cpu { for (i = 2; i <= NF; i++) { split($i, kv, "=")
 		if (kv[1] == k) print kv[2] } }' "$DBG/clockevents"
 }
-# stat_sum KEY: that counter summed over the CPUs.
+# stat_sum KEY...: each counter summed over the CPUs, on one line, from one reading of the file
+# (so that counters read together agree with each other).
 stat_sum() {
-	awk -v k="$1" '$1 ~ /^cpu[0-9]+$/ { for (i = 2; i <= NF; i++) { split($i, kv, "=")
-		if (kv[1] == k) s += kv[2] } } END { print s + 0 }' "$DBG/clockevents"
+	awk -v keys="$*" '$1 ~ /^cpu[0-9]+$/ { for (i = 2; i <= NF; i++) { split($i, kv, "=")
+		s[kv[1]] += kv[2] } } END { n = split(keys, k, " ")
+		for (j = 1; j <= n; j++) printf "%s%d", (j > 1 ? " " : ""), s[k[j]] + 0; print "" }' "$DBG/clockevents"
 }
 
 # events_grow: every CPU's xen-rs device handles events (each CPU made to sleep on a timer).
@@ -1323,9 +1325,7 @@ latency_arm() {
 	echo $(($(timer_irqs 1) - i0)) >>"$2.irqs"
 	echo "$(key /tmp/lat.arm median_ns) $(key /tmp/lat.arm p90_ns)" >>"$2.rounds"
 	case $1 in c | c2) return 0 ;; esac
-	# One reading of the file for both counts, so that the second cannot have grown past the first.
-	[ "$1" = rs_hook ] || awk '$1 ~ /^cpu[0-9]+$/ { for (i = 2; i <= NF; i++) { split($i, kv, "=")
-		n[kv[1]] += kv[2] } } END { print n["programmed"] + 0, n["coupled"] + 0 }' "$DBG/clockevents" >>"$2.coupled"
+	[ "$1" = rs_hook ] || stat_sum programmed coupled >>"$2.coupled"
 	"$HANDBACK" >/dev/null || return 1
 	# The hand-back moves the clocksource off xen-rs to tsc where it can.
 	[ "$1" = rs_cs ] && { echo "$LAT_CS" >"$CS/current_clocksource" || return 1; }
