@@ -31,9 +31,15 @@ out=$RESULTS/$mode-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 ln -sfn "$(basename "$out")" "$RESULTS/latest"
 
+if [ "$(id -u)" = 0 ]; then
+	bash "$REPO/scripts/setup-host.sh"
+else
+	note "not root: skipping host set-up, assuming it was done"
+fi
 report_args=()
 if [ "$mode" = check ] || [ "$mode" = check-pvh ]; then
-	# The driver's arithmetic is tested on the host before any kernel is built.
+	# The driver's arithmetic is tested on the host before any kernel is built (after the
+	# host set-up, which installs the pinned toolchain and busybox the tests use).
 	stage "host tests"
 	hs=0
 	RESULTS=$out bash "$REPO/scripts/host-test.sh" >"$out/host-test.log" 2>&1 || hs=$?
@@ -45,11 +51,6 @@ if [ "$mode" = check ] || [ "$mode" = check-pvh ]; then
 	report_args+=(--cargo-log "$out/host-test.log" --cargo-status "$hs")
 fi
 
-if [ "$(id -u)" = 0 ]; then
-	bash "$REPO/scripts/setup-host.sh"
-else
-	note "not root: skipping host set-up, assuming it was done"
-fi
 bash "$REPO/scripts/build-kernel.sh"
 # The guest boots: NAME PLAN KERNEL TYPE VCPUS EXTRA...
 #   KERNEL  m (driver as a module), y (built in) or d (as a module, in the debug kernel of
