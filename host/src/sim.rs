@@ -28,15 +28,79 @@
 //! - `absolute` uses the offset `X - K` read once at the start; `compensated` feeds a
 //!   [`DriftEstimator`] with a pair of reads every `sample_interval_ns` (from the start on) and
 //!   uses the [`Rate`] of its latest estimate ([`Rate::IDENTITY`] until there is one).
+//! - `coupled` ([`Scheme::Coupled`]) is the tick core's own conversion when the kernel's
+//!   clocksource is Xen time (`ktime_expiry_to_cycles()`): no clock is read; the expiry is taken
+//!   from the timekeeper's last update, at Xen time `tb` (every `tk_update_ns` of Xen time since
+//!   the start) and kernel time `K(tb)`, to Xen time with the timekeeper's inverse factor, as
+//!   the kernel rounds it: `tb + ((E - K(tb)) m >> S)`, `m = floor(2^S 10^9 / (10^9 + drift))`,
+//!   `S` = [`NS_TO_CYC_SHIFT`]. The kernel's clock is the clocksource at the rate NTP gave it,
+//!   so the deadline carries no drift, only the rounding of `m` (early by at most
+//!   `(E - K(tb)) 2^-S`), and a preemption before the hypercall that outlasts it.
 //!
 //! All randomness comes from [`SplitMix64`] streams derived from `seed`, one for the reads and
 //! preemptions of the events and one for the estimator's samples; each event draws the same
-//! numbers whatever the policy, so that the three policies see exactly the same noise.
+//! numbers whatever the scheme, so that every scheme sees exactly the same noise.
 //!
 //! The simulation is pure integer arithmetic apart from the probability, needs no `std`, and
 //! reports events to a callback rather than storing them.
 
 use crate::deadline::{self, DriftEstimator, Policy, Rate};
+
+/// How an event's deadline is made: by the driver under one of its [`Policy`]s, or by the tick
+/// core, coupled with a clocksource of Xen time (the driver's default with `deadline=delta`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// The driver's `set_next_event()` under the policy.
+    Driver(Policy),
+    /// The tick core's `ktime_expiry_to_cycles()`, armed as it is (`set_next_coupled()`).
+    Coupled,
+}
+
+impl Scheme {
+    /// Every scheme: the policies in [`Policy::ALL`]'s order, then `coupled`.
+    pub const ALL: [Scheme; 4] = [
+        Scheme::Driver(Policy::Delta),
+        Scheme::Driver(Policy::Absolute),
+        Scheme::Driver(Policy::Compensated),
+        Scheme::Coupled,
+    ];
+
+    /// The names [`Scheme::from_name`] accepts.
+    pub const NAMES: &'static str = "delta, absolute, compensated, coupled";
+
+    /// Parses a policy name or `coupled`.
+    pub fn from_name(name: &[u8]) -> Option<Scheme> {
+        match name {
+            b"coupled" => Some(Scheme::Coupled),
+            _ => Policy::from_name(name).map(Scheme::Driver),
+        }
+    }
+
+    /// The name [`Scheme::from_name`] accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Driver(policy) => policy.name(),
+            Scheme::Coupled => "coupled",
+        }
+    }
+}
+
+impl From<Policy> for Scheme {
+    fn from(policy: Policy) -> Self {
+        Scheme::Driver(policy)
+    }
+}
+
+/// The shift of the timekeeper's nanoseconds-to-cycles factor for a 1 GHz clocksource:
+/// `clocks_calc_mult_shift(NSEC_PER_MSEC, 1000000 kHz, one hour)` in `tk_setup_internals()`.
+pub const NS_TO_CYC_SHIFT: u32 = 21;
+
+/// The timekeeper's factor from kernel nanoseconds to Xen nanoseconds for a kernel clock
+/// `1 + drift_ppb / 10^9` times as fast, rounded down as `tk_update_ns_to_cyc()` does.
+pub fn ns_to_cyc_mult(drift_ppb: i64) -> u64 {
+    let rate = BILLION + i128::from(drift_ppb);
+    clamp_u64((BILLION << NS_TO_CYC_SHIFT) / rate.max(1))
+}
 
 /// The window of the estimator of the `compensated` policy.
 pub const WINDOW: usize = deadline::MAX_WINDOW;
@@ -98,6 +162,9 @@ pub struct Config {
     pub preempt_max_ns: u64,
     /// Xen time between two samples of the drift estimator (not zero).
     pub sample_interval_ns: u64,
+    /// Xen time between two updates of the timekeeper, whose last one `coupled` converts from
+    /// (not zero).
+    pub tk_update_ns: u64,
     /// Xen time at the start of the run.
     pub xen_start_ns: u64,
     /// Kernel time at the start of the run.
@@ -112,8 +179,8 @@ pub struct Config {
 
 impl Config {
     /// A run with the given drift, period and length, and defaults for the rest: 100 ns of read
-    /// jitter, a 1 % chance of preemptions up to 50 µs, an estimator sample every second, Xen
-    /// up for an hour and the kernel for 10 s at the start, the `xen-rs` device's delay limits
+    /// jitter, a 1 % chance of preemptions up to 50 µs, an estimator sample every second, a
+    /// timekeeper update every 4 ms (the tick at `HZ=250`), Xen up for an hour and the kernel for 10 s at the start, the `xen-rs` device's delay limits
     /// (1 ns to `0xffffffff` ns), seed 1.
     pub fn new(drift_ppb: i64, period_ns: u64, elapsed_ns: u64) -> Self {
         Self {
@@ -124,6 +191,7 @@ impl Config {
             preempt_prob: 0.01,
             preempt_max_ns: 50_000,
             sample_interval_ns: 1_000_000_000,
+            tk_update_ns: 4_000_000,
             xen_start_ns: 3_600_000_000_000,
             kernel_start_ns: 10_000_000_000,
             min_delta_ns: 1,
@@ -166,15 +234,16 @@ fn clamp_u64(v: i128) -> u64 {
 /// One programmed one-shot timer and when it fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
-    /// The policy.
-    pub policy: Policy,
+    /// How the deadline was made.
+    pub scheme: Scheme,
     /// Its number in the run, from 0.
     pub index: u64,
     /// Xen time since the start of the run when the event was programmed.
     pub elapsed_ns: u64,
     /// The kernel expiry the tick core wanted.
     pub expiry_ns: u64,
-    /// The delay the tick core asked for (after clamping).
+    /// The delay the tick core asked for (after clamping; `coupled`: from the timekeeper's last
+    /// update).
     pub delta_ns: u64,
     /// The preemption between the kernel's read and the driver's (0 for most events).
     pub preempt_ns: u64,
@@ -184,7 +253,8 @@ pub struct Event {
     pub fired_ns: u64,
     /// Kernel time at which the timer fired, minus the expiry.
     pub error_ns: i64,
-    /// The rate given to [`deadline::deadline`] ([`Rate::IDENTITY`] except for `compensated`).
+    /// The rate given to [`deadline::deadline`] ([`Rate::IDENTITY`] except for `compensated`,
+    /// and for `coupled`, which does not use it).
     pub rate: Rate,
     /// Samples in the estimator's window (0 except for `compensated`).
     pub samples: usize,
@@ -203,8 +273,12 @@ pub struct Summary {
     pub fired_at_once: u64,
 }
 
-/// Runs `cfg` under `policy`, calling `visit` for every event in order.
-pub fn run(cfg: &Config, policy: Policy, mut visit: impl FnMut(&Event)) -> Summary {
+/// Runs `cfg` under `scheme` (a [`Policy`] or [`Scheme::Coupled`]), calling `visit` for every
+/// event in order.
+pub fn run(cfg: &Config, scheme: impl Into<Scheme>, mut visit: impl FnMut(&Event)) -> Summary {
+    let scheme = scheme.into();
+    let compensated = scheme == Scheme::Driver(Policy::Compensated);
+    let ns_to_cyc = ns_to_cyc_mult(cfg.drift_ppb);
     let mut noise = SplitMix64::new(cfg.seed ^ 0x6576_656e_7473_0000);
     let mut sample_noise = SplitMix64::new(cfg.seed ^ 0x7361_6d70_6c65_0000);
     let jitter = |rng: &mut SplitMix64| rng.up_to(cfg.jitter_ns);
@@ -254,22 +328,33 @@ pub fn run(cfg: &Config, policy: Policy, mut visit: impl FnMut(&Event)) -> Summa
         let kernel_now = cfg.kernel_at(t.saturating_add(jk));
         let resumed = t.saturating_add(preempt_ns);
         let xen_now = resumed.saturating_add(jx);
-        let delta_ns = expiry
-            .saturating_sub(kernel_now)
-            .max(cfg.min_delta_ns)
-            .min(cfg.max_delta_ns);
-        let used_rate = if policy == Policy::Compensated {
-            rate
-        } else {
-            Rate::IDENTITY
+        let used_rate = if compensated { rate } else { Rate::IDENTITY };
+        let (delta_ns, dl, hypercall) = match scheme {
+            Scheme::Driver(policy) => {
+                let delta_ns = expiry
+                    .saturating_sub(kernel_now)
+                    .max(cfg.min_delta_ns)
+                    .min(cfg.max_delta_ns);
+                let dl =
+                    deadline::deadline(policy, xen_now, delta_ns, expiry, offset_ns, used_rate);
+                (delta_ns, dl, xen_now)
+            }
+            Scheme::Coupled => {
+                // No read: from the timekeeper's last update, then the hypercall, after any
+                // preemption.
+                let since = t.saturating_sub(t0) / cfg.tk_update_ns.max(1);
+                let tb = t0.saturating_add(since.saturating_mul(cfg.tk_update_ns));
+                let delta_ns = expiry.saturating_sub(cfg.kernel_at(tb));
+                let cycles = (u128::from(delta_ns) * u128::from(ns_to_cyc)) >> NS_TO_CYC_SHIFT;
+                let dl = tb.saturating_add(u64::try_from(cycles).unwrap_or(u64::MAX));
+                (delta_ns, dl, resumed)
+            }
         };
-        let dl = deadline::deadline(policy, xen_now, delta_ns, expiry, offset_ns, used_rate);
-        let hypercall = xen_now;
         let fired_ns = dl.max(hypercall);
         let error_ns = clamp_i64(i128::from(cfg.kernel_at(fired_ns)) - i128::from(expiry));
 
         let event = Event {
-            policy,
+            scheme,
             index: n,
             elapsed_ns: t.saturating_sub(t0),
             expiry_ns: expiry,
@@ -279,11 +364,7 @@ pub fn run(cfg: &Config, policy: Policy, mut visit: impl FnMut(&Event)) -> Summa
             fired_ns,
             error_ns,
             rate: used_rate,
-            samples: if policy == Policy::Compensated {
-                estimator.samples()
-            } else {
-                0
-            },
+            samples: if compensated { estimator.samples() } else { 0 },
         };
         visit(&event);
 

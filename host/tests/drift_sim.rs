@@ -6,13 +6,16 @@
 //! - (a) `absolute`: the error grows as the elapsed time times the drift, without bound;
 //! - (b) `delta`: every event is within `delta |drift|` plus preemption and jitter;
 //! - (c) `compensated`: every event is within `delta` times the estimator's rate error plus
-//!   preemption and jitter, and the estimator's rate error within its documented precision.
+//!   preemption and jitter, and the estimator's rate error within its documented precision;
+//! - (d) `coupled` (the tick core's conversion, with a clocksource of Xen time): no drift in any
+//!   event, only the rounding of the timekeeper's inverse factor, and a preemption that outlasts
+//!   the deadline.
 //!
 //! Preemption and jitter are durations in real (Xen) time; the error is measured on the kernel's
 //! clock, so they enter the bounds times the kernel's rate `1 + drift`.
 
 use xen_clock_host::deadline::Policy;
-use xen_clock_host::sim::{self, Config, Event, WINDOW};
+use xen_clock_host::sim::{self, Config, Event, Scheme, NS_TO_CYC_SHIFT, WINDOW};
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
@@ -269,6 +272,50 @@ fn compensated_beats_delta_at_long_periods() {
     assert!(compensated < 1_000, "{compensated}");
 }
 
+/// Asserts that every event of every run under `scheme` is within the `coupled` bounds: early
+/// by at most the rounding of the inverse factor (`2^-S` of the span converted, `delta_ns`) and
+/// the model's floors, late only by the part of a preemption that outlasts the period. No
+/// drift term: the test passes `Scheme::Coupled`; with `Policy::Delta` it fails, as it should.
+fn check_coupled_bound(scheme: Scheme) {
+    for drift_ppm in DRIFTS_PPM {
+        for period in PERIODS {
+            let cfg = config(drift_ppm, period);
+            let r = cfg.kernel_rate();
+            let mut checked = 0;
+            let mut late = 0;
+            sim::run(&cfg, scheme, |ev| {
+                let early_bound =
+                    r * (ev.delta_ns as f64 / f64::from(1u32 << NS_TO_CYC_SHIFT) + 1.0) + 2.0;
+                let late_bound = (r * ev.preempt_ns as f64 - period as f64).max(0.0) + 2.0;
+                let e = ev.error_ns as f64;
+                assert!(
+                    -early_bound <= e && e <= late_bound,
+                    "{} at {drift_ppm} ppm, period {period} ns: event {} at {:.3} s fired {} ns \
+                     off, outside [-{early_bound:.1}, {late_bound:.1}] ns (converted {} ns, \
+                     preempted {} ns)",
+                    scheme.name(),
+                    ev.index,
+                    ev.elapsed_ns as f64 / 1e9,
+                    ev.error_ns,
+                    ev.delta_ns,
+                    ev.preempt_ns,
+                );
+                late += u64::from(ev.error_ns > 2);
+                checked += 1;
+            });
+            // Every event, the last one included.
+            assert_eq!(checked, cfg.events());
+            // No preemption (up to 50 us) outlasts a period (100 us or more): none late.
+            assert_eq!(late, 0, "late events at {period} ns");
+        }
+    }
+}
+
+#[test]
+fn coupled_error_is_the_rounding_alone() {
+    check_coupled_bound(Scheme::Coupled);
+}
+
 #[test]
 fn delta_error_does_not_accumulate() {
     // The last event of an hour is no worse than the first ones.
@@ -308,7 +355,7 @@ fn runs_are_deterministic_and_policies_share_noise() {
 #[test]
 fn without_drift_all_policies_agree_within_noise() {
     let cfg = config(0, 10 * MS);
-    for policy in Policy::ALL {
+    for policy in Scheme::ALL {
         sim::run(&cfg, policy, |ev| {
             assert!(
                 (ev.error_ns.unsigned_abs() as f64) <= noise_bound(&cfg) + cfg.jitter_ns as f64,

@@ -6,8 +6,9 @@
 //! cargo run --release --bin drift-sim -- [OPTIONS] > errors.csv
 //! ```
 //!
-//! Runs `xen_clock_host::sim` for every combination of policy, drift and period, and writes
-//! one row per point, with the columns `policy,period_ns,drift_ppm,elapsed_s,error_ns`:
+//! Runs `xen_clock_host::sim` for every combination of scheme (the driver's three deadline
+//! policies and the tick core's coupled conversion), drift and period, and writes one row per
+//! point, with the columns `policy,period_ns,drift_ppm,elapsed_s,error_ns`:
 //! `elapsed_s` is the Xen time since the start at which the event was programmed, `error_ns`
 //! the kernel time at which the timer fired minus the kernel expiry wanted (positive: late). A
 //! summary of each run goes to standard error.
@@ -19,7 +20,8 @@
 //! - `--periods LIST`: periods of the timers, comma-separated durations (default
 //!   `100us,1ms,10ms,100ms`);
 //! - `--elapsed DURATION`: kernel time each run covers (default `1h`);
-//! - `--policies LIST`: comma-separated, from `delta,absolute,compensated` (default all);
+//! - `--policies LIST`: comma-separated, from `delta,absolute,compensated,coupled` (default
+//!   all);
 //! - `--jitter DURATION`: each clock read lands uniformly up to this late (default `100ns`);
 //! - `--preempt-prob P`: probability of a preemption between the tick core's read of the
 //!   kernel's clock and the driver's read of Xen time and hypercall (default `0.01`);
@@ -36,8 +38,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use xen_clock_host::deadline::{Policy, NAMES};
-use xen_clock_host::sim::{self, Config, Event};
+use xen_clock_host::sim::{self, Config, Event, Scheme};
 
 const USAGE: &str = "usage: drift-sim [--drift-ppm LIST] [--periods LIST] [--elapsed DURATION]
                  [--policies LIST] [--jitter DURATION] [--preempt-prob P]
@@ -50,7 +51,7 @@ struct Args {
     drifts_ppm: Vec<f64>,
     periods: Vec<u64>,
     elapsed: u64,
-    policies: Vec<Policy>,
+    policies: Vec<Scheme>,
     jitter: u64,
     preempt_prob: f64,
     preempt_max: u64,
@@ -99,7 +100,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         drifts_ppm: vec![500.0],
         periods: vec![100_000, 1_000_000, 10_000_000, 100_000_000],
         elapsed: 3_600_000_000_000,
-        policies: Policy::ALL.to_vec(),
+        policies: Scheme::ALL.to_vec(),
         jitter: 100,
         preempt_prob: 0.01,
         preempt_max: 50_000,
@@ -130,8 +131,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--elapsed" => a.elapsed = parse_duration(&value)?,
             "--policies" => {
                 a.policies = parse_list(&value, |x| {
-                    Policy::from_name(x.as_bytes())
-                        .ok_or_else(|| format!("unknown policy {x:?}; known: {NAMES}"))
+                    Scheme::from_name(x.as_bytes())
+                        .ok_or_else(|| format!("unknown policy {x:?}; known: {}", Scheme::NAMES))
                 })?
             }
             "--jitter" => a.jitter = parse_duration(&value)?,
@@ -162,7 +163,7 @@ fn row(out: &mut impl Write, ev: &Event, period: u64, drift_ppm: f64) -> io::Res
     writeln!(
         out,
         "{},{period},{drift_ppm},{:.6},{}",
-        ev.policy.name(),
+        ev.scheme.name(),
         ev.elapsed_ns as f64 / 1e9,
         ev.error_ns
     )
