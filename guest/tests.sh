@@ -1193,15 +1193,24 @@ lateness_of() {
 		print v["count"], v["mean_ns"], v["early"], v["stray"], v["early_kernel"] }' "$1"
 }
 
-# policy_bench CS TICK POLICY: with the module loaded with deadline=POLICY, CS the clocksource
+# load_policy POLICY: the module loaded with deadline=POLICY and coupled=0, so that each policy's
+# own arithmetic makes every deadline, or as by default (deadline=delta, coupled) for coupled:
+# the tick core then converts the expiries itself where the clocksource is Xen time.
+load_policy() {
+	case $1 in
+	coupled) insmod "$KO" ;;
+	*) insmod "$KO" deadline=$1 coupled=0 ;;
+	esac
+}
+
+# policy_bench CS TICK POLICY: with the module loaded by load_policy POLICY, CS the clocksource
 # and the kernel clock's NTP tick at TICK us (10000: no adjustment; 10050 runs CLOCK_MONOTONIC
 # 0.5 % faster than the clocksource, 9950 0.5 % slower), sleeps of 100 us, 1 ms, 10 ms and
 # 100 ms on CPU 1: a line each with their lateness by the kernel's clock, the same events as
-# Xen saw them, the device's events per sleep and the drift the monitor measured.
+# Xen saw them, the device's events per sleep, how many of the deadlines programmed the tick
+# core converted (coupled) and the drift the monitor measured.
 policy_bench() {
-	# coupled=0: with xen-rs as the clocksource, deadline=delta would be coupled with it, and
-	# these runs compare the policies' own arithmetic (the coupling: t_ce_early_kernel).
-	insmod "$KO" deadline=$3 coupled=0 || return 1
+	load_policy "$3" || return 1
 	xen_rs_in_charge || return 1
 	echo 1 >"$DBG/lateness_sampling" || return 1
 	echo "$1" >$CS/current_clocksource || return 1
@@ -1218,12 +1227,14 @@ policy_bench() {
 	for spec in $specs; do
 		period=${spec%%:*} count=${spec#*:}
 		lateness_of "$DBG/lateness" 1 >/tmp/x0
+		pc0=$(stat_sum programmed coupled)
 		taskset -c 1 "$LAT" lat "$count" "$period" >/tmp/bl || return 1
 		lateness_of "$DBG/lateness" 1 >/tmp/x1
+		coupled=$(echo "$pc0 $(stat_sum programmed coupled)" | awk '{ printf "%d/%d", $4 - $2, $3 - $1 }')
 		xen=$(cat /tmp/x0 /tmp/x1 | tr '\n' ' ' | awk -v n="$count" '{ c = $6 - $1
 			m = c > 0 ? ($6 * $7 - $1 * $2) / c : 0
 			printf "xen_events=%d events_per_sleep=%.2f xen_mean_ns=%.0f xen_early=%d stray=%d early_kernel=%d", c, c / n, m, $8 - $3, $9 - $4, $10 - $5 }')
-		echo "policy_bench cs=$1 tick=$2 policy=$3 period_us=$period $(grep -E '^(samples|median_ns|p90_ns|p99_ns|max_ns):' /tmp/bl | sed 's/: /=/' | tr '\n' ' ')$xen drift_ppb=$(drift_field drift_ppb)"
+		echo "policy_bench cs=$1 tick=$2 policy=$3 period_us=$period $(grep -E '^(samples|median_ns|p90_ns|p99_ns|max_ns):' /tmp/bl | sed 's/: /=/' | tr '\n' ' ')$xen coupled=$coupled drift_ppb=$(drift_field drift_ppb)"
 	done
 	adjtimex -q -t 10000
 	"$HANDBACK" >/dev/null || return 1
@@ -1234,8 +1245,7 @@ policy_bench() {
 # the error against elapsed time: about 100 of the lateness values, with the time since load.
 series_bench() {
 	adjtimex -q -t 10050 || return 1
-	# coupled=0: as in policy_bench.
-	insmod "$KO" deadline=$1 coupled=0 || return 1
+	load_policy "$1" || return 1
 	read -r t0 _ </proc/uptime
 	xen_rs_in_charge || return 1
 	echo xen-rs >$CS/current_clocksource || return 1
@@ -1265,13 +1275,13 @@ t_bench_deadline_policies() {
 	for cs in xen-rs tsc; do
 		grep -qw $cs $CS/available_clocksource || [ $cs = xen-rs ] || { echo "policy_bench cs=$cs not offered"; continue; }
 		for tick in 10000 10050 9950; do
-			for policy in delta absolute compensated; do
+			for policy in delta absolute compensated coupled; do
 				[ $tick = 9950 ] && [ $policy = absolute ] && continue
 				policy_bench $cs $tick $policy || { adjtimex -q -t 10000; return 1; }
 			done
 		done
 	done
-	for policy in delta absolute compensated; do
+	for policy in delta absolute compensated coupled; do
 		series_bench $policy || { adjtimex -q -t 10000; return 1; }
 	done
 }
