@@ -490,46 +490,60 @@ t_ce_stats_consistent() {
 	echo "statistics consistent on CPUs $(present_cpus | tr '\n' ' '), no hypercall failed"
 }
 
-# early_kernel_sleeps: three 1 s sleeps on CPU 1 with CLOCK_MONOTONIC 0.5 % slower than Xen
-# time (NTP's tick); prints CPU 1's early_kernel and every CPU's coupled count, before and after.
+# early_kernel_sleeps: three 1 s sleeps on CPU 1 with CLOCK_MONOTONIC 5 % slower than Xen
+# time, every event measured; prints "EARLY_BY_DEADLINE COUPLED_BEFORE COUPLED_AFTER": CPU 1's
+# events that came before the kernel's expiry (early_kernel) but not before the deadline Xen
+# was given (early), so because the deadline itself was early by the kernel's clock, and the
+# deadlines the tick core converted, before and after. Xen now and then delivers an event a
+# little before the guest's clock reaches its deadline (lateness "early": about 2 % of the
+# events of 1 ms and 10 ms sleeps in make bench, every policy), which is early by the kernel's
+# clock whatever the deadline; those are not the deadline's doing.
 early_kernel_sleeps() {
-	adjtimex -q -t 9950 || return 1
+	sampling=$(cat "$DBG/lateness_sampling") || return 1
+	echo 1 >"$DBG/lateness_sampling" || return 1
+	adjtimex -q -t 9500 || return 1
 	# The timekeeper takes the new rate at its next update, so a deadline armed before then
-	# comes up to 5 ms early, coupled or not (seen once coupled, 4 vCPUs): a 100 ms sleep first,
-	# whose wake-up updates it.
+	# comes early, coupled or not (seen once coupled, 4 vCPUs): a 100 ms sleep first, whose
+	# wake-up updates it.
 	taskset -c 1 "$LAT" lat 1 100000 >/dev/null || { adjtimex -q -t 10000; return 1; }
-	e0=$(lateness_of "$DBG/lateness" 1 | cut -d' ' -f5) c0=$(stat_sum coupled)
+	before=$(lateness_of "$DBG/lateness" 1) c0=$(stat_sum coupled)
 	taskset -c 1 "$LAT" lat 3 1000000 >/tmp/ek
 	rc=$?
 	adjtimex -q -t 10000
+	echo "$sampling" >"$DBG/lateness_sampling" || return 1
 	[ $rc = 0 ] || { cat /tmp/ek >&2; return 1; }
-	echo "${e0:-0} $(lateness_of "$DBG/lateness" 1 | cut -d' ' -f5) $c0 $(stat_sum coupled)"
+	# lateness_of: count mean_ns early stray early_kernel.
+	echo "$before $(lateness_of "$DBG/lateness" 1)" | awk -v c0="$c0" -v c1="$(stat_sum coupled)" \
+		'{ printf "%d %d %d\n", ($10 - $5) - ($8 - $3), c0, c1 }'
 }
 
 # One-shot events that come before the kernel's own expiry are counted (early_kernel), and the
-# coupling with a clocksource of Xen time has none. Loaded with coupled=0, a 1 s sleep's
-# deadline is Xen now plus the delta, which with CLOCK_MONOTONIC 0.5 % slow comes 5 ms early by
-# the kernel's clock, more than Xen takes to deliver it: the tick core programs the same expiry
-# again. Coupled (the default), the tick core converts the expiry with the timekeeper's mapping,
-# which follows NTP's tick once it has taken it: no event comes early, and the tick core
-# converted the deadlines.
+# coupling with a clocksource of Xen time keeps the drift out of the deadlines. Loaded with
+# coupled=0, a 1 s sleep's deadline is Xen now plus the delta, which with CLOCK_MONOTONIC 5 %
+# slow comes 50 ms early by the kernel's clock, far more than Xen takes to deliver it even on a
+# loaded host (at 0.5 %, a 5 ms margin, a slow host could hide them): the tick core programs
+# the same expiry again, at least once per sleep. Coupled (the default), the tick core converts
+# the expiry with the timekeeper's mapping, which follows NTP's tick once it has taken it: no
+# deadline early by the kernel's clock, and the tick core converted the deadlines.
 t_ce_early_kernel() {
 	cs=$(cat $CS/current_clocksource)
 	case $cs in xen | xen-rs) ;; *) echo "clocksource $cs is not Xen time"; return 1 ;; esac
 	"$HANDBACK" >/dev/null || return 1
 	insmod "$KO" coupled=0 && xen_rs_in_charge || return 1
-	set -- $(early_kernel_sleeps) || return 1
-	echo "coupled=0: CPU 1 early_kernel $1 -> $2, coupled deadlines $3 -> $4 ($(grep -E '^(median|max)_ns' /tmp/ek | tr '\n' ' '))"
+	counts=$(early_kernel_sleeps) || return 1
+	set -- $counts
+	echo "coupled=0: CPU 1 early by their deadline: $1, coupled deadlines $2 -> $3 ($(grep -E '^(median|max)_ns' /tmp/ek | tr '\n' ' '))"
 	fail=0
-	[ "$2" -gt "$1" ] || { echo "no early event counted"; fail=1; }
-	[ "$4" = "$3" ] || { echo "coupled=0, yet the tick core converted deadlines"; fail=1; }
+	[ "$1" -ge 3 ] || { echo "fewer events early by their deadline than sleeps"; fail=1; }
+	[ "$3" = "$2" ] || { echo "coupled=0, yet the tick core converted deadlines"; fail=1; }
 	"$HANDBACK" >/dev/null || return 1
 	insmod "$KO" && xen_rs_in_charge || return 1
 	cs_is "$cs" || return 1
-	set -- $(early_kernel_sleeps) || return 1
-	echo "coupled, clocksource $cs: CPU 1 early_kernel $1 -> $2, coupled deadlines $3 -> $4 ($(grep -E '^(median|max)_ns' /tmp/ek | tr '\n' ' '))"
-	[ "$2" = "$1" ] || { echo "early events while coupled"; fail=1; }
-	[ "$4" -gt "$3" ] || { echo "no deadline converted by the tick core"; fail=1; }
+	counts=$(early_kernel_sleeps) || return 1
+	set -- $counts
+	echo "coupled, clocksource $cs: CPU 1 early by their deadline: $1, coupled deadlines $2 -> $3 ($(grep -E '^(median|max)_ns' /tmp/ek | tr '\n' ' '))"
+	[ "$1" = 0 ] || { echo "$1 events early by their deadline while coupled"; fail=1; }
+	[ "$3" -gt "$2" ] || { echo "no deadline converted by the tick core"; fail=1; }
 	[ $fail = 0 ]
 }
 
@@ -577,8 +591,9 @@ t_ksft_mqueue_lat_xen_rs() {
 	ce_ksft_tries mqueue-lat
 }
 
-# watchdog_start SECONDS: 1 ms sleeps in the background, failing on a 1 s overshoot.
-watchdog_start() { "$LAT" watch "$1" 1000 >/tmp/watchdog 2>&1 & WATCHDOG=$!; }
+# watchdog_start SECONDS [LIMIT_MS]: 1 ms sleeps in the background, failing on an overshoot
+# beyond LIMIT_MS (default 1000).
+watchdog_start() { "$LAT" watch "$1" "${2:-1000}" >/tmp/watchdog 2>&1 & WATCHDOG=$!; }
 # stop_background PID LOG LABEL: stop a background timer-latency run; its output, labelled,
 # and its verdict.
 stop_background() {
@@ -598,14 +613,19 @@ handed_back() {
 }
 
 # ce_hotplug N: N times, every CPU but the boot CPU offline and online again, one after the
-# other, xen-rs back on it each time, while 1 ms sleeps run.
+# other, xen-rs back on it each time, while 1 ms sleeps run. The watchdog allows 3 s here: a
+# CPU going offline stops every vCPU (stop_machine), and with 4 TCG vCPUs on 2 host cores a
+# 1 ms sleep then wakes 86 to 349 ms late at worst here, with either device (alternating in
+# one boot, 2026-12-07: C 110 to 189 ms, xen-rs 86 to 200 ms), and on a slower CI machine
+# once 1019 ms.
+# A lost event that nothing else rescues still hangs the sleep past it.
 t_ce_hotplug_50() { ce_hotplug 50; }
 t_ce_hotplug_10() { ce_hotplug 10; }
 ce_hotplug() {
 	cpus=$(nonboot_cpus | tr '\n' ' ')
 	[ -n "$cpus" ] || { SKIP_REASON="no CPU but the boot CPU can go offline"; return 4; }
 	xen_rs_in_charge || return 1
-	watchdog_start 3600
+	watchdog_start 3600 3000
 	fail=0 done=0 cycle=0
 	while [ $cycle -lt "$1" ] && [ $fail = 0 ]; do
 		cycle=$((cycle + 1))

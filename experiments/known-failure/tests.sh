@@ -379,3 +379,34 @@ exp_raw_skew() {
 	done
 }
 t_exp_raw_skew_4() { exp_raw_skew 4; }
+
+# hotplug_watch: 10 cycles of every CPU but the boot CPU offline and online, one after the
+# other, while 1 ms sleeps run (limit 60 s: the watchdog reports the worst, it does not judge).
+hotplug_watch() {
+	"$LAT" watch 3600 60000 >/tmp/watchdog 2>&1 &
+	WATCHDOG=$!
+	for cycle in 1 2 3 4 5 6 7 8 9 10; do
+		for c in $(nonboot_cpus); do
+			echo 0 >$CPUS/cpu$c/online && echo 1 >$CPUS/cpu$c/online || return 1
+		done
+	done
+	watchdog_stop
+}
+# The stall of a CPU hotplug cycle with the C device and with xen-rs running the tick,
+# alternating: whether ce_hotplug_10's late sleeps are the platform's or the driver's.
+exp_hotplug_c() {
+	grep -q '^xen_clock ' /proc/modules && { "$HANDBACK" >/dev/null || return 1; }
+	devices_are xen >/dev/null || return 1
+	hotplug_watch
+}
+exp_hotplug_rs() {
+	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1
+	xen_rs_in_charge || return 1
+	hotplug_watch
+}
+t_exp_hotplug_c_1() { exp_hotplug_c; }
+t_exp_hotplug_rs_1() { exp_hotplug_rs; }
+t_exp_hotplug_c_2() { exp_hotplug_c; }
+t_exp_hotplug_rs_2() { exp_hotplug_rs; }
+t_exp_hotplug_c_3() { exp_hotplug_c; }
+t_exp_hotplug_rs_3() { exp_hotplug_rs; }
