@@ -72,6 +72,8 @@ boot_ab() {
 				fi
 			fi
 			say "boot-ab round $r: $line"
+			# Its kernel log and interrupts, in this log only.
+			tr -d '\r' <"$log" 2>/dev/null | sed -n "s/^xc-boot-ab-log: /xc-ab $r $v: /p"
 			results="$results${results:+,}$(echo "$line" | tr ' ' ':')"
 		done
 	done

@@ -22,10 +22,12 @@ mkdir -p /dev/mqueue && mount -t mqueue mqueue /dev/mqueue
 # An experiment's tests (experiments/known-failure/), when its plan runs.
 [ -f /xc/exp-tests.sh ] && . /xc/exp-tests.sh
 
-# A boot of the boot-time comparison (guest/dom0-init.sh, boot_ab): its report, and gone.
+# A boot of the boot-time comparison (guest/dom0-init.sh, boot_ab): its report, then its
+# kernel log and interrupt counts for dom0's log (where the two drivers' boots part), and gone.
 case " $(cat /proc/cmdline) " in
 *" xc_boot_ab="*)
 	echo "xc-boot-ab: $(boot_ab_report)"
+	{ dmesg; grep -E 'timer|resched|callfunc' /proc/interrupts; } | sed 's/^/xc-boot-ab-log: /'
 	sleep 1
 	reboot -f
 	;;
