@@ -383,8 +383,7 @@ t_exp_raw_skew_4() { exp_raw_skew 4; }
 # hotplug_watch: 10 cycles of every CPU but the boot CPU offline and online, one after the
 # other, while 1 ms sleeps run (limit 60 s: the watchdog reports the worst, it does not judge).
 hotplug_watch() {
-	"$LAT" watch 3600 60000 >/tmp/watchdog 2>&1 &
-	WATCHDOG=$!
+	watchdog_start 3600 60000
 	for cycle in 1 2 3 4 5 6 7 8 9 10; do
 		for c in $(nonboot_cpus); do
 			echo 0 >$CPUS/cpu$c/online && echo 1 >$CPUS/cpu$c/online || return 1

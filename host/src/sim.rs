@@ -180,8 +180,9 @@ pub struct Config {
 impl Config {
     /// A run with the given drift, period and length, and defaults for the rest: 100 ns of read
     /// jitter, a 1 % chance of preemptions up to 50 µs, an estimator sample every second, a
-    /// timekeeper update every 4 ms (the tick at `HZ=250`), Xen up for an hour and the kernel for 10 s at the start, the `xen-rs` device's delay limits
-    /// (1 ns to `0xffffffff` ns), seed 1.
+    /// timekeeper update every 4 ms (the tick at `HZ=250`), Xen up for an hour and the kernel
+    /// for 10 s at the start, the `xen-rs` device's delay limits (1 ns to `0xffffffff` ns),
+    /// seed 1.
     pub fn new(drift_ppb: i64, period_ns: u64, elapsed_ns: u64) -> Self {
         Self {
             drift_ppb,
