@@ -117,7 +117,7 @@ macro_rules! xen_clock_module_with_mode_params {
 #[cfg(not(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION))]
 xen_clock_module_with_mode_params!();
 
-/// The test-only parameters of kernels built with `CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION`.
+// The test-only parameters of kernels built with `CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION`.
 #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
 xen_clock_module_with_mode_params! {
     fail_stop_periodic: u32 {

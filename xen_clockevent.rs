@@ -146,8 +146,10 @@ pub(crate) const MAX_MIN_DELTA_NS: u64 = TICK_PERIOD_NS;
 /// interrupt; time keeping itself follows the clocksource, not the tick count.
 const MAX_CATCH_UP_TICKS: u64 = 1_000;
 
-/// An event counter of one CPU, written only on that CPU (with interrupts off) and read from
-/// anywhere, so a relaxed load and store suffice: no locked instruction on the hot path.
+/// An event counter of one CPU's device, read from anywhere. It is mostly written on that CPU
+/// with interrupts off, but not only (after a restore the built-in driver stops every CPU's
+/// periodic timer from one CPU and counts a failure there), so every update is one atomic
+/// read-modify-write and none is lost, whoever writes.
 struct Counter(Atomic<u64>);
 
 impl Counter {
@@ -156,23 +158,31 @@ impl Counter {
     }
 
     fn add(&self, n: u64) {
-        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+        self.0.fetch_add(n, Relaxed);
     }
 
     fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
 
-    fn max(&self, v: u64) {
-        if v > self.get() {
-            self.0.store(v, Relaxed);
+    /// Raises the counter to `v` if it is below (a maximum), or, with `keep_min`, lowers it to
+    /// `v` if it is above (a minimum).
+    fn bound(&self, v: u64, keep_min: bool) {
+        let mut cur = self.get();
+        while if keep_min { v < cur } else { v > cur } {
+            match self.0.cmpxchg(cur, v, Relaxed) {
+                Ok(_) => return,
+                Err(seen) => cur = seen,
+            }
         }
     }
 
+    fn max(&self, v: u64) {
+        self.bound(v, false);
+    }
+
     fn min(&self, v: u64) {
-        if v < self.get() {
-            self.0.store(v, Relaxed);
-        }
+        self.bound(v, true);
     }
 }
 
