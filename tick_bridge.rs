@@ -37,7 +37,7 @@ use kernel::{
             self,
             DeadCpu, //
         },
-        CpuId, //
+        CurrentCpu, //
     },
     debugfs,
     prelude::*,
@@ -59,7 +59,8 @@ impl hotplug::Operations for XenClockEvents {
     /// Never fails: a CPU whose probe fails keeps the C device, and a failure here would make
     /// the hotplug core undo the CPUs set up before, which may no longer be possible (see
     /// [`PerCpuDevices`](kernel::time::clockevents::PerCpuDevices)).
-    fn online(&self, cpu: CpuId) -> Result {
+    fn online(&self, on: &CurrentCpu<'_>) -> Result {
+        let cpu = on.id();
         let Some(timer) = self.devices.ops(cpu) else {
             return Ok(());
         };
@@ -74,13 +75,14 @@ impl hotplug::Operations for XenClockEvents {
             );
             return Ok(());
         }
-        if let Err(e) = self.devices.register(cpu) {
+        if let Err(e) = self.devices.register(on) {
             pr_err!("CPU {}: could not register xen-rs: {e:?}\n", cpu.as_u32());
         }
         Ok(())
     }
 
-    fn offline(&self, cpu: CpuId) {
+    fn offline(&self, on: &CurrentCpu<'_>) {
+        let cpu = on.id();
         if self.devices.unregister(cpu).is_err() {
             pr_notice!(
                 "CPU {}: no other clock event device to take the tick; xen-rs keeps it until \

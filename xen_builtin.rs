@@ -36,7 +36,8 @@ use kernel::{
             DeadCpu, //
         },
         nr_cpu_ids,
-        CpuId, //
+        CpuId,
+        CurrentCpu, //
     },
     debugfs, new_mutex,
     prelude::*,
@@ -145,15 +146,14 @@ pub(crate) fn teardown_timer(cpu: CpuId) {
 }
 
 /// Registers the current CPU's clock event device: it becomes the CPU's tick device.
-pub(crate) fn setup_cpu_clockevents() {
+pub(crate) fn setup_cpu_clockevents(on: &CurrentCpu<'_>) {
     let Some(time) = get() else {
         return;
     };
-    let cpu = CpuId::current();
-    if let Err(e) = time.events.devices.register(cpu) {
+    if let Err(e) = time.events.devices.register(on) {
         pr_err!(
             "CPU {}: could not register the clock event device ({e:?})\n",
-            cpu.as_u32()
+            on.id().as_u32()
         );
     }
 }
@@ -182,7 +182,7 @@ pub(crate) fn timer_resume() {
 /// CPU hotplug state only tells them that a CPU died.
 #[vtable]
 impl hotplug::Operations for XenClockEvents {
-    fn online(&self, _cpu: CpuId) -> Result {
+    fn online(&self, _cpu: &CurrentCpu<'_>) -> Result {
         Ok(())
     }
 

@@ -39,6 +39,7 @@ use kernel::{
     },
     interrupt::LocalInterruptDisabled,
     prelude::*,
+    sync::barrier,
     time::clockevents::DeviceCpu, //
 };
 
@@ -124,24 +125,34 @@ impl Drop for NoPreempt {
 /// (`VCPUOP_register_vcpu_info`, which Linux does for every vCPU it can), the slot in the
 /// shared info page is no longer written and would read stale.
 ///
+/// The C structure is `__packed`, so Rust gives it an alignment of 1 and each field's place
+/// alone does not make it aligned for `read_volatile`. Every field sits at a multiple of its
+/// own size (checked below at build time), so the fields are aligned whenever the record is
+/// 8-byte aligned, which [`ThisCpuTime::get`] checks (in a `vcpu_info` it is at offset 32).
+///
 /// # Invariants
 ///
 /// `time` points at the `pvclock_vcpu_time_info` of the current CPU's `vcpu_info`, which is never
-/// freed, and preemption is disabled (so the current CPU does not change) while `self` lives.
+/// freed, and is 8-byte aligned; preemption is disabled (so the current CPU does not change)
+/// while `self` lives.
 pub(crate) struct ThisCpuTime {
     time: NonNull<bindings::pvclock_vcpu_time_info>,
     _pinned: NoPreempt,
 }
 
 impl ThisCpuTime {
-    /// The record of the current vCPU, or `None` before its `vcpu_info` is set up.
+    /// The record of the current vCPU, or `None` before its `vcpu_info` is set up (or if it were
+    /// not 8-byte aligned, which Xen's layout excludes).
     #[inline]
     pub(crate) fn get() -> Option<Self> {
         let pinned = NoPreempt::new();
         // SAFETY: Preemption is disabled, as the helper requires.
         let time = NonNull::new(unsafe { bindings::xen_this_cpu_time_info() })?;
-        // INVARIANT: the helper returns the live record of the current CPU, and `pinned` keeps
-        // us on that CPU.
+        if !time.as_ptr().cast::<u64>().is_aligned() {
+            return None;
+        }
+        // INVARIANT: the helper returns the live record of the current CPU, 8-byte aligned as
+        // checked above, and `pinned` keeps us on that CPU.
         Some(Self {
             time,
             _pinned: pinned,
@@ -152,9 +163,9 @@ impl ThisCpuTime {
     /// when Xen reports that it paused the guest.
     pub(crate) fn acknowledge_guest_stopped(&self) {
         let t = self.time.as_ptr();
-        // SAFETY: By the type invariants `t` is valid. Xen sets the flag and only the guest clears
-        // it; a racing update of the record by Xen rewrites `flags` as a whole, which the C code
-        // tolerates in the same way.
+        // SAFETY: By the type invariants `t` is valid, and `flags` is a `u8`, aligned anywhere. Xen
+        // sets the flag and only the guest clears it; a racing update of the record by Xen
+        // rewrites `flags` as a whole, which the C code tolerates in the same way.
         unsafe {
             let flags = ptr::read_volatile(&raw const (*t).flags);
             ptr::write_volatile(&raw mut (*t).flags, flags & !PVCLOCK_GUEST_STOPPED);
@@ -164,19 +175,36 @@ impl ThisCpuTime {
     }
 }
 
+// Every field of the packed record at a multiple of its size: aligned in an 8-byte aligned
+// record (see `ThisCpuTime`).
+const _: () = {
+    use core::mem::{
+        offset_of,
+        size_of, //
+    };
+    type Info = bindings::pvclock_vcpu_time_info;
+    assert!(offset_of!(Info, version) % size_of::<u32>() == 0);
+    assert!(offset_of!(Info, tsc_timestamp) % size_of::<u64>() == 0);
+    assert!(offset_of!(Info, system_time) % size_of::<u64>() == 0);
+    assert!(offset_of!(Info, tsc_to_system_mul) % size_of::<u32>() == 0);
+    assert!(size_of::<Info>() % size_of::<u64>() == 0);
+};
+
 impl TimeSource for ThisCpuTime {
     #[inline]
     fn version(&self) -> u32 {
-        // SAFETY: By the type invariants `time` is valid; Xen writes it concurrently, hence the
-        // volatile load (C: a plain load of a field the compiler may not cache across barriers).
+        // SAFETY: By the type invariants `time` is valid and 8-byte aligned, so its `u32` field
+        // at offset 0 is aligned; Xen writes it concurrently, hence the volatile load (C: a
+        // plain load of a field the compiler may not cache across barriers).
         unsafe { ptr::read_volatile(&raw const (*self.time.as_ptr()).version) }
     }
 
     #[inline]
     fn snapshot(&self) -> TimeInfo {
         let t = self.time.as_ptr();
-        // SAFETY: As in `version`. A snapshot torn by a concurrent update is detected by the
-        // version check of `pvclock::read`.
+        // SAFETY: As in `version`: each field is at a multiple of its size in an 8-byte aligned
+        // record (checked at build time above), hence aligned. A snapshot torn by a concurrent
+        // update is detected by the version check of `pvclock::read`.
         unsafe {
             TimeInfo {
                 version: 0,
@@ -196,14 +224,9 @@ impl TimeSource for ThisCpuTime {
 
     #[inline]
     fn read_barrier(&self) {
-        // C uses `virt_rmb()`. On x86 (the only architecture this driver builds for) loads are
-        // not reordered with other loads, so it is `barrier()`, a compiler barrier, and so is
-        // this: the kernel crate's `smp_mb(Read)` would be the same barrier behind a function
-        // call, on the hottest path of the clocksource.
-        //
-        // SAFETY: An empty asm block; without `nomem` the compiler assumes it reads and writes
-        // any memory, so it moves no load across it.
-        unsafe { core::arch::asm!("", options(nostack, preserves_flags)) };
+        // C's `virt_rmb()`, pairing with Xen's write barriers between its updates of `version`
+        // and of the record; on x86 a compiler barrier, inlined.
+        barrier::virt_mb(barrier::Read);
     }
 }
 
@@ -298,7 +321,9 @@ impl VcpuTimer {
     /// Arms the same one-shot timer through the older `set_timer_op` hypercall, which Xen has
     /// kept for guests that predate `VCPUOP`: the fallback when `set_singleshot` fails.
     pub(crate) fn set_timer_op(_on: &DeviceCpu<'_>, deadline_ns: u64) -> Result {
-        // The hypercall programs the calling vCPU's timer: `_on` shows it is the device's.
+        // The hypercall programs the calling vCPU's timer: `_on` shows it is the device's, since
+        // the devices are per CPU (`CLOCK_EVT_FEAT_PERCPU`) and their callbacks and events run on
+        // their own CPU, so the fallback arms the same timer as `set_singleshot` would.
         fault_inject::check(TimerCall::SetTimerOp)?;
         // Xen reads 0 as "stop the timer"; no deadline the driver computes is 0.
         // SAFETY: The hypercall takes a plain value and only programs the calling vCPU's timer.
@@ -725,7 +750,10 @@ unsafe impl Sync for VirqTimer {}
 mod entry {
     use crate::xen_builtin;
     use kernel::{
-        cpu::CpuId,
+        cpu::{
+            CpuId,
+            CurrentCpu, //
+        },
         error::from_result,
         ffi::c_int,
         prelude::*, //
@@ -768,15 +796,19 @@ mod entry {
         }
     }
 
-    /// From `xen_setup_cpu_clockevents()`, on the CPU whose device it is, before the CPU is
-    /// marked online (and for the boot CPU from `xen_time_init()`).
+    /// From `xen_setup_cpu_clockevents()`, on the CPU whose device it is: from `cpu_bringup()`
+    /// (PV) or the `setup_percpu_clockev` hook (HVM) as the CPU starts, with interrupts off,
+    /// and for the boot CPU from `xen_time_init()` or the HVM set-up, before any other CPU is
+    /// up and with preemption still disabled.
     ///
     /// # Safety
     ///
     /// Called only from `arch/x86/xen/time.c`, in the context stated above.
     #[export]
     unsafe extern "C" fn xen_clock_rust_setup_cpu_clockevents() {
-        xen_builtin::setup_cpu_clockevents();
+        // SAFETY: In either context above the code cannot leave the current CPU during the call.
+        let on = unsafe { CurrentCpu::assume_bound() };
+        xen_builtin::setup_cpu_clockevents(&on);
     }
 
     /// From `xen_timer_resume()`, after a save/restore, before time keeping resumes.
