@@ -429,8 +429,8 @@ t_cs_switch_back() {
 }
 
 # A clocksource that the timekeeping core cannot let go of is never freed under it (issue 29).
-# In the periodic tick jiffies may be the current clocksource; with the C xen clocksource
-# unbound, xen-rs is then the clocksource watchdog (the only continuous clocksource that needs
+# The module with its clocksource alone; in the periodic tick jiffies may be the current
+# clocksource; with the C xen clocksource unbound, xen-rs is then the clocksource watchdog (the only continuous clocksource that needs
 # no verification) with none to replace it, so clocksource_unregister() fails at rmmod, and
 # the module's exit must wait rather than free what the watchdog reads: rmmod stays blocked,
 # xen-rs stays listed and time goes on. It used to print an error and free it. Leaves the
@@ -438,7 +438,9 @@ t_cs_switch_back() {
 t_cs_unregister_busy() {
 	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
 		{ echo "needs the periodic tick (highres=off nohz=off), where jiffies can be current"; return 1; }
-	grep -q '^xen_clock ' /proc/modules || insmod "$KO" || return 1
+	# The clocksource alone: no CPU's tick device holds a reference on the module then.
+	if grep -q '^xen_clock ' /proc/modules; then "$HANDBACK" || return 1; fi
+	insmod "$KO" clockevents=0 || return 1
 	switch_clocksource jiffies || return 1
 	echo xen >"$CS/unbind_clocksource" || { echo "could not unbind the C xen clocksource"; return 1; }
 	cat "$CS/available_clocksource"
