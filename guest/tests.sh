@@ -430,21 +430,23 @@ t_cs_switch_back() {
 
 # A clocksource that the timekeeping core cannot let go of is never freed under it (issue 29).
 # The module with its clocksource alone; in the periodic tick jiffies may be the current
-# clocksource; with the C xen clocksource unbound, xen-rs is then the clocksource watchdog (the only continuous clocksource that needs
-# no verification) with none to replace it, so clocksource_unregister() fails at rmmod, and
-# the module's exit must wait rather than free what the watchdog reads: rmmod stays blocked,
-# xen-rs stays listed and time goes on. It used to print an error and free it. Leaves the
-# module unloading for good: the last test before dmesg_clean.
+# clocksource; with the C xen clocksource unbound, xen-rs is then the clocksource watchdog
+# (the only continuous clocksource that needs no verification) with none to replace it, so
+# clocksource_unregister() fails at rmmod, and the module's exit must wait rather than free
+# what the watchdog reads: rmmod stays blocked, xen-rs stays listed and time goes on. It used
+# to print an error and free it. Leaves the module unloading for good: the last test before
+# dmesg_clean.
 t_cs_unregister_busy() {
 	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
 		{ echo "needs the periodic tick (highres=off nohz=off), where jiffies can be current"; return 1; }
 	# The clocksource alone: no CPU's tick device holds a reference on the module then.
-	if grep -q '^xen_clock ' /proc/modules; then "$HANDBACK" || return 1; fi
+	if loaded; then "$HANDBACK" || return 1; fi
 	insmod "$KO" clockevents=0 || return 1
 	switch_clocksource jiffies || return 1
 	echo xen >"$CS/unbind_clocksource" || { echo "could not unbind the C xen clocksource"; return 1; }
 	cat "$CS/available_clocksource"
-	tr ' ' '\n' <"$CS/available_clocksource" | grep -qx xen && { echo "the C xen clocksource is still listed"; return 1; }
+	tr ' ' '\n' <"$CS/available_clocksource" | grep -qx xen &&
+		{ echo "the C xen clocksource is still listed"; return 1; }
 	up0=$(cut -d' ' -f1 /proc/uptime)
 	rmmod xen_clock >/tmp/rmmod 2>&1 &
 	rmmod_pid=$!
