@@ -24,6 +24,8 @@ RS=xen-rs
 run_test() {
 	SKIP_REASON=""
 	start=$(cut -d' ' -f1 /proc/uptime)
+	# At once, so that a guest that hangs shows which test it was in.
+	echo "# $2: starting at ${start}s"
 	# Redirect to a file rather than a pipe: the exit status stays ours.
 	"t_$2" >/tmp/out 2>&1
 	rc=$?
@@ -440,17 +442,24 @@ t_cs_unregister_busy() {
 	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
 		{ echo "needs the periodic tick (highres=off nohz=off), where jiffies can be current"; return 1; }
 	# The clocksource alone: no CPU's tick device holds a reference on the module then.
+	# Each step on the console at once, so that a hang shows where it stopped.
+	step() { console "# cs_unregister_busy: $*"; }
 	if loaded; then "$HANDBACK" || return 1; fi
+	step "insmod clockevents=0"
 	insmod "$KO" clockevents=0 || return 1
+	step "switching to jiffies"
 	switch_clocksource jiffies || return 1
+	step "unbinding the C xen clocksource"
 	echo xen >"$CS/unbind_clocksource" || { echo "could not unbind the C xen clocksource"; return 1; }
 	cat "$CS/available_clocksource"
 	tr ' ' '\n' <"$CS/available_clocksource" | grep -qx xen &&
 		{ echo "the C xen clocksource is still listed"; return 1; }
 	up0=$(cut -d' ' -f1 /proc/uptime)
+	step "rmmod in the background, then 3 s of sleep"
 	rmmod xen_clock >/tmp/rmmod 2>&1 &
 	rmmod_pid=$!
 	sleep 3
+	step "checking"
 	fail=0
 	kill -0 "$rmmod_pid" 2>/dev/null ||
 		{ echo "rmmod returned while xen-rs was the watchdog: $(cat /tmp/rmmod)"; fail=1; }

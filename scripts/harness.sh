@@ -18,6 +18,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 mode=${1:?usage: harness.sh run|check|check-pvh|bench|soak}
+# A plan's "# time-limit: SECONDS" line bounds its guest, unless DOMU_TIMEOUT is given.
+user_timeout=${DOMU_TIMEOUT:-}
 case "$mode" in
 run) plan=run; : "${DOMU_TIMEOUT:=300}" ;;
 check | check-pvh) plan=check; : "${DOMU_TIMEOUT:=1800}" ;;
@@ -139,17 +141,22 @@ for b in "${boots[@]}"; do
 	# TCG emulates only AMD's SVM, which a PVH guest needs; without NRIP save Xen 4.20
 	# mis-decodes RDTSCP, and without ASIDs the guest lives longer under load.
 	[ "$type" = pvh ] && { cpu=${QEMU_CPU:-max,-rdtscp}; xen_extra=${XEN_EXTRA:-asid=0}; }
-	[ "${#boots[@]}" = 1 ] ||
-		stage "guest run $name: $type, $vcpus vCPUs, plan $bplan, $what${extra:+, guest command line + $extra}"
 	pf=$(plan_file "$bplan")
+	limit=$DOMU_TIMEOUT
+	if [ -z "$user_timeout" ]; then
+		plan_limit=$(sed -n 's/^# time-limit: *\([0-9][0-9]*\)$/\1/p' "$pf" | head -1)
+		limit=${plan_limit:-$DOMU_TIMEOUT}
+	fi
+	[ "${#boots[@]}" = 1 ] ||
+		stage "guest run $name: $type, $vcpus vCPUs, plan $bplan, $what${extra:+, guest command line + $extra}, at most $limit s"
 	XC_BUILTIN=$builtin XC_DEBUG=$debug DOMU_EXTRA="$extra" DOMU_TYPE=$type DOMU_VCPUS=$vcpus \
-		bash "$REPO/scripts/build-guest.sh" "$pf" "$CACHE/boot"
+		DOMU_TIMEOUT=$limit bash "$REPO/scripts/build-guest.sh" "$pf" "$CACHE/boot"
 	s=0
 	# As many physical CPUs for Xen as the domU has vCPUs (at least 2): with fewer, Xen shares
 	# them out and the guest accounts steal time, which CPU-time timers (posix_timers'
 	# ITIMER_VIRTUAL) see as time not spent.
 	smp=${QEMU_SMP:-$((vcpus > 2 ? vcpus : 2))}
-	QEMU_CPU=$cpu QEMU_SMP=$smp XEN_EXTRA=$xen_extra \
+	QEMU_CPU=$cpu QEMU_SMP=$smp XEN_EXTRA=$xen_extra DOMU_TIMEOUT=$limit \
 		bash "$REPO/scripts/boot.sh" "$CACHE/boot/dom0-initrd.cpio" "$bout" || s=$?
 	report_args+=(--run "$name,$pf,$bout/domu.log,$bout/console.log,$s")
 done
@@ -170,10 +177,12 @@ if [ "$mode" = bench ]; then
 		echo "# rs_read_* (coupled=0: Xen time read for every deadline) or rs_hook_* (the C device behind the"
 		echo "# loaded module's hook); each arm after each other equally"
 		echo "# often (guest/arm-order.awk), each arm's first LAT_WARMUP sleeps (100) not counted; same boot; ns"
-		sed -n '/^ok [0-9]* - module_insmod/,/^ok [0-9]* - bench_timer_latency/p' "$out/domu.log" | sed -n 's/^# //p'
+		# Without run_test's "NAME: starting at" lines.
+		sed -n '/^ok [0-9]* - module_insmod/,/^ok [0-9]* - bench_timer_latency/p' "$out/domu.log" |
+			sed -n 's/^# //p' | grep -v ': starting at [0-9.]*s$'
 		echo "# then the deadline policies (guest/tests.sh, t_bench_deadline_policies)"
 		sed -n '/^ok [0-9]* - bench_timer_latency/,/^ok [0-9]* - bench_deadline_policies/p' "$out/domu.log" |
-			sed -n 's/^# //p' | grep -v '^series '
+			sed -n 's/^# //p' | grep -v -e '^series ' -e ': starting at [0-9.]*s$'
 	} | tee "$RESULTS/bench-$(date +%Y%m%d-%H%M%S).txt" | sed 's/^/    /'
 	sed -n 's/^# \(series .*\)/\1/p' "$out/domu.log" >"$out/series.txt"
 	# The table and the plot of Documentation/deadline-policies.rst, from this run.

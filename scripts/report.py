@@ -4,7 +4,8 @@
 
 Reads the domU's TAP (domu.log), the whole console, QEMU's exit status and
 the host tests' cargo output, prints every result and, for a guest that did
-not finish (panic, hang, timeout, no end marker), the last 50 console lines.
+not finish (panic, hang, timeout, no end marker), the domU's last console lines,
+what a hung one printed when asked for backtraces, and the console's end.
 Tests the plan names but the guest never reported count as failed, and so
 does a skip the plan does not expect. Ends with the line
 "N passed, N failed, N skipped"; exits 1 on any failure.
@@ -19,6 +20,10 @@ import re
 import sys
 
 END_MARKER = "# xen-clock: end of plan"
+# What a failed guest run shows of its console (guest_tail).
+DOMU_TAIL = 30
+SYSRQ_LINES = 90
+CONSOLE_TAIL = 10
 # Kernel splats on the domU console (warnings and worse reach it whatever the log level).
 SPLAT = re.compile(
     r"WARNING:|BUG:|Oops|Call Trace|RCU stall|detected stalls|possible (circular|recursive) locking"
@@ -84,9 +89,16 @@ def parse_tap(lines, plan):
         problems.append(f"the guest planned {declared} tests, the host plan has {len(plan)}")
     if END_MARKER not in lines:
         problems.append("the guest never printed its end marker")
+    # The first test with no result is the one the guest stopped in: what it printed since the
+    # last result (run_test's "starting" line, a test's own console lines) says how far it got.
+    stopped_in = True
     for name in plan:
         if name not in results:
-            results[name] = ("fail", "no result: the guest never reported this test")
+            note = "no result: the guest never reported this test"
+            if stopped_in and diag:
+                note += "; the console since the last result:\n" + "\n".join(diag[-20:])
+            results[name] = ("fail", note)
+            stopped_in = False
     for name in list(results):
         if name not in plan:
             problems.append(f"the guest reported a test the plan does not name: {name}")
@@ -151,6 +163,26 @@ def read(path):
             return f.read().splitlines()
     except FileNotFoundError:
         return []
+
+
+def guest_tail(console):
+    """What a failed guest run shows of its console: the domU's own last lines before dom0
+    gave up on it, then what it printed after (dom0-init.sh asks a hung domU for its CPUs'
+    backtraces and blocked tasks by sysrq), then the console's end. Otherwise Xen's debug-key
+    dump would fill all of it."""
+    hung = next((i for i, l in enumerate(console) if l.startswith("xc-dom0: domU hung")), None)
+    before = console if hung is None else console[:hung]
+    after = [] if hung is None else console[hung:]
+    domu_before = [l for l in before if l.startswith("domU|")][-DOMU_TAIL:]
+    out = [f"the domU's last {len(domu_before)} console lines:"]
+    out.extend("  | " + l for l in domu_before)
+    if hung is not None:
+        domu_after = [l for l in after if l.startswith("domU|")][:SYSRQ_LINES]
+        out.append(f"what it printed after dom0 found it hung (sysrq l, w; first {SYSRQ_LINES} lines):")
+        out.extend("  | " + l for l in domu_after)
+    out.append(f"the console's last {CONSOLE_TAIL} lines:")
+    out.extend("  | " + l for l in console[-CONSOLE_TAIL:])
+    return out
 
 
 def main():
@@ -219,8 +251,7 @@ def main():
         if problems:
             failed += 1
             out.append(f"guest run {run_name} FAILED: " + "; ".join(problems))
-            out.append("last 50 console lines:")
-            out.extend("  | " + l for l in console[-50:])
+            out.extend(guest_tail(console))
     print("\n".join(out))
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0

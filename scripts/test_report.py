@@ -42,6 +42,13 @@ class TapTest(unittest.TestCase):
         self.assertEqual(results["module_rmmod"][0], "fail")
         self.assertEqual(results["ksft_nanosleep"][0], "fail")
 
+    def test_the_test_a_hang_stopped_in_shows_its_progress(self):
+        lines = GOOD[:4] + ["# module_rmmod: starting at 12.5s", "# module_rmmod: rmmod in the background"]
+        results, _ = report.parse_tap(lines, PLAN)
+        self.assertIn("rmmod in the background", results["module_rmmod"][1])
+        # Only the first test without a result was running.
+        self.assertNotIn("rmmod in the background", results["ksft_nanosleep"][1])
+
     def test_no_output_at_all(self):
         results, problems = report.parse_tap([], PLAN)
         self.assertEqual(len(problems), 2)
@@ -124,6 +131,24 @@ class VerdictTest(unittest.TestCase):
         status, out = self.run_main(plan, GOOD)
         self.assertEqual(status, 1)
         self.assertTrue(any("twice" in l for l in out))
+
+
+class GuestTailTest(unittest.TestCase):
+    def test_a_hung_guest_shows_its_lines_and_backtraces_not_only_xen_dump(self):
+        console = (["domU| [ 1.0] early"] * 40 + ["domU| # t: step 3", "(XEN) tick"]
+                   + ["xc-dom0: domU hung: asking it for sysrq l w q"]
+                   + ["domU| [ 99.0] sysrq: Show backtrace of all active CPUs"]
+                   + ["(XEN) dump line"] * 500)
+        out = report.guest_tail(console)
+        self.assertIn("  | domU| # t: step 3", out)
+        self.assertIn("  | domU| [ 99.0] sysrq: Show backtrace of all active CPUs", out)
+        self.assertEqual(sum(l.startswith("  | domU| [ 1.0]") for l in out), report.DOMU_TAIL - 1)
+        self.assertLess(len(out), report.DOMU_TAIL + report.SYSRQ_LINES + report.CONSOLE_TAIL + 5)
+
+    def test_a_guest_that_was_not_found_hung_shows_its_end(self):
+        out = report.guest_tail(["domU| [ 5.0] Kernel panic - not syncing"])
+        self.assertIn("  | domU| [ 5.0] Kernel panic - not syncing", out)
+        self.assertFalse(any("sysrq" in l for l in out))
 
 
 class SplatTest(unittest.TestCase):
