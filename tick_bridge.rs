@@ -33,10 +33,7 @@ use crate::{
 };
 use kernel::{
     cpu::{
-        hotplug::{
-            self,
-            DeadCpu, //
-        },
+        hotplug,
         CurrentCpu, //
     },
     debugfs,
@@ -90,10 +87,6 @@ impl hotplug::Operations for XenClockEvents {
                 cpu.as_u32()
             );
         }
-    }
-
-    fn dead(&self, cpu: &DeadCpu<'_>) {
-        self.devices.forget(cpu);
     }
 }
 

@@ -11,8 +11,8 @@
 //! itself as it starts ([`setup_cpu_clockevents`]); after a CPU died its `VIRQ_TIMER` is
 //! unbound ([`teardown_timer`]); after a restore the periodic timers are stopped
 //! ([`timer_resume`]). None of it is ever torn down. The module initcall only adds what
-//! needs the rest of the kernel up ([`Driver`]): debugfs, and the CPU hotplug state that tells
-//! the devices a CPU died.
+//! needs the rest of the kernel up ([`Driver`]): debugfs, and a CPU hotplug state with
+//! nothing to do built in.
 //!
 //! Only in the built-in driver: the module is loaded long after the first tick, and takes the
 //! tick over from the C devices instead (`tick_bridge.rs`).
@@ -26,24 +26,20 @@ use crate::{
         TickDevices,
         XenClockEvents, //
     },
-    xen_hv::VirqTimer,
+    xen_hv::VirqTimers,
     XenTime, //
 };
 use kernel::{
     cpu::{
-        hotplug::{
-            self,
-            DeadCpu, //
-        },
+        hotplug,
         nr_cpu_ids,
         CpuId,
         CurrentCpu, //
     },
-    debugfs, new_mutex,
+    debugfs,
     prelude::*,
     sync::{
         Arc,
-        Mutex,
         SetOnce, //
     },
     time::clocksource::Registration,
@@ -56,11 +52,10 @@ struct BuiltinTime {
     _clocksource: Registration<XenTime>,
     /// Every CPU's clock event device.
     events: Arc<XenClockEvents>,
-    /// Each CPU's `VIRQ_TIMER` binding, by CPU number. Bound and unbound from the C driver's
-    /// CPU hotplug prepare stage, which the hotplug core serialises; the lock is for the
-    /// compiler.
+    /// Each CPU's `VIRQ_TIMER` binding. Bound and unbound from the C driver's CPU hotplug
+    /// prepare stage, which the hotplug core serialises.
     #[pin]
-    virqs: Mutex<KVec<Option<VirqTimer>>>,
+    virqs: VirqTimers,
 }
 
 /// Set once, by [`time_init`], if the driver took Xen time over.
@@ -95,15 +90,10 @@ fn take_over(clocksource_rating: i32) -> Result {
     let settings = probed.clockevents.ok_or(EINVAL)?;
     let module = kernel::module::this_module::<crate::LocalModule>();
     let events = Arc::new(XenClockEvents::new(settings, module)?, GFP_KERNEL)?;
-    let n = nr_cpu_ids() as usize;
-    let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
-    for _ in 0..n {
-        slots.push(None, GFP_KERNEL)?;
-    }
     let state = KBox::pin_init(
         try_pin_init!(BuiltinTime {
             events,
-            virqs <- new_mutex!(slots, "xen_clock_virqs"),
+            virqs <- VirqTimers::new(),
             _clocksource <- Registration::new(probed.clocksource, XenTime, module),
         }? Error),
         GFP_KERNEL,
@@ -120,15 +110,9 @@ pub(crate) fn setup_timer(cpu: CpuId) {
     let Some(time) = get() else {
         return;
     };
-    let mut virqs = time.virqs.lock();
-    let Some(slot) = virqs.get_mut(cpu.as_u32() as usize) else {
-        return;
-    };
-    if slot.take().is_some() {
-        pr_warn!("CPU {}: VIRQ_TIMER was still bound\n", cpu.as_u32());
-    }
-    match VirqTimer::bind(cpu, &*time.events) {
-        Ok(virq) => *slot = Some(virq),
+    match time.virqs.bind(cpu, &*time.events) {
+        Ok(false) => {}
+        Ok(true) => pr_warn!("CPU {}: VIRQ_TIMER was still bound\n", cpu.as_u32()),
         Err(e) => pr_err!(
             "CPU {}: could not bind VIRQ_TIMER ({e:?}): the CPU gets no timer events\n",
             cpu.as_u32()
@@ -139,9 +123,7 @@ pub(crate) fn setup_timer(cpu: CpuId) {
 /// Unbinds `cpu`'s `VIRQ_TIMER`.
 pub(crate) fn teardown_timer(cpu: CpuId) {
     if let Some(time) = get() {
-        if let Some(slot) = time.virqs.lock().get_mut(cpu.as_u32() as usize) {
-            drop(slot.take());
-        }
+        time.virqs.unbind(cpu);
     }
 }
 
@@ -179,15 +161,11 @@ pub(crate) fn timer_resume() {
 
 /// Built in, the devices are registered as each CPU starts ([`setup_cpu_clockevents`]) and run
 /// its tick until the CPU is down, as the C ones do: no other device is there to take it. The
-/// CPU hotplug state only tells them that a CPU died.
+/// CPU hotplug state has nothing to do (the tick core drops a dead CPU's device itself).
 #[vtable]
 impl hotplug::Operations for XenClockEvents {
     fn online(&self, _cpu: &CurrentCpu<'_>) -> Result {
         Ok(())
-    }
-
-    fn dead(&self, cpu: &DeadCpu<'_>) {
-        self.devices.forget(cpu);
     }
 }
 

@@ -322,13 +322,24 @@ use xen_builtin::Driver;
 /// The driver: from module load (or boot, built in) to unload.
 ///
 /// The fields are dropped in the order they are declared and set up in the opposite one.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 struct XenClock {
     // Dropped first: as a module, hands every CPU's tick back to the C `xen` device.
     #[pin]
     _driver: Driver,
     #[pin]
     _checks: checks::Checks,
+    // Dropped last, once everything else is gone.
+    _farewell: Farewell,
+}
+
+/// Says "unloaded" when dropped.
+struct Farewell;
+
+impl Drop for Farewell {
+    fn drop(&mut self) {
+        pr_info!("unloaded\n");
+    }
 }
 
 impl kernel::InPlaceModule for XenClock {
@@ -337,17 +348,11 @@ impl kernel::InPlaceModule for XenClock {
         try_pin_init!(Self {
             _checks <- checks::Checks::new(dir.clone()),
             _driver <- Driver::new(module, &dir),
+            _farewell: Farewell,
         })
         .pin_chain(|_| {
             pr_info!("loaded\n");
             Ok(())
         })
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for XenClock {
-    fn drop(self: Pin<&mut Self>) {
-        pr_info!("unloaded\n");
     }
 }

@@ -62,7 +62,8 @@
 //! kernel: built in, as each CPU starts, in place of the C device (`xen_builtin.rs`); as a
 //! module, as each CPU comes online, beside the C device, whose tick it takes over
 //! (`tick_bridge.rs`). In both, the tick core itself drops a device that still runs its CPU's
-//! tick as the CPU dies, and the driver learns so from a CPU hotplug stage ([`TickDevices`]).
+//! tick as the CPU dies; the kernel crate's devices see that (and an unbind through sysfs)
+//! from the core's own lists.
 
 use crate::{
     deadline::{
@@ -165,11 +166,11 @@ impl Counter {
         self.0.load(Relaxed)
     }
 
-    /// Raises the counter to `v` if it is below (a maximum), or, with `keep_min`, lowers it to
-    /// `v` if it is above (a minimum).
-    fn bound(&self, v: u64, keep_min: bool) {
+    /// Sets the counter to `v` if `v` is `better` than its value, in one compare-exchange loop
+    /// (another writer may change it between the read and the write).
+    fn replace_if(&self, v: u64, better: impl Fn(u64, u64) -> bool) {
         let mut cur = self.get();
-        while if keep_min { v < cur } else { v > cur } {
+        while better(v, cur) {
             match self.0.cmpxchg(cur, v, Relaxed) {
                 Ok(_) => return,
                 Err(seen) => cur = seen,
@@ -177,12 +178,14 @@ impl Counter {
         }
     }
 
+    /// Keeps the largest value seen.
     fn max(&self, v: u64) {
-        self.bound(v, false);
+        self.replace_if(v, |v, cur| v > cur);
     }
 
+    /// Keeps the smallest value seen.
     fn min(&self, v: u64) {
-        self.bound(v, true);
+        self.replace_if(v, |v, cur| v < cur);
     }
 }
 
@@ -1073,8 +1076,8 @@ fn show_drift(events: &Arc<XenClockEvents>, f: &mut fmt::Formatter<'_>) -> fmt::
 }
 
 /// The clock event devices' debugfs files and their CPU hotplug state, whose callbacks
-/// (`tick_bridge.rs` as a module, `xen_builtin.rs` built in) register the devices or only
-/// learn that a CPU died.
+/// (`tick_bridge.rs` as a module) register the devices; built in (`xen_builtin.rs`) they have
+/// nothing to do.
 ///
 /// The fields are dropped in the order they are declared, and set up in the opposite order:
 /// the CPU hotplug state, which may register the devices, comes last, so that nothing can fail
@@ -1115,11 +1118,7 @@ impl TickDevices {
                 &show_lateness_sampling,
                 &store_lateness_sampling,
             ),
-            hotplug <- hotplug::Registration::with_dead(
-                c"clockevents/xen_clock:online",
-                c"clockevents/xen_clock:dead",
-                events?,
-            ),
+            hotplug <- hotplug::Registration::new(c"clockevents/xen_clock:online", events?),
         }? Error)
     }
 }

@@ -650,6 +650,97 @@ mod hook {
     unsafe impl<T: TimerEventHandler> Sync for TimerEventHook<T> {}
 }
 
+/// Every vCPU's `VIRQ_TIMER` binding, by CPU number: only built in, where the driver replaces
+/// the C one (whose `xen_setup_timer()` then binds nothing). The only way to bind it, so that
+/// no two bindings of one vCPU's `VIRQ_TIMER` can exist: binding it twice would make the
+/// second `request_irq()` fail, and the event core's error path would then close the first
+/// binding's event channel under its owner.
+///
+/// # Invariants
+///
+/// At most one `VirqTimers` exists at a time (`CLAIMED`); `slots[i]` is CPU `i`'s binding.
+#[cfg(not(MODULE))]
+#[pin_data(PinnedDrop)]
+pub(crate) struct VirqTimers {
+    #[pin]
+    slots: kernel::sync::Mutex<KVec<Option<VirqTimer>>>,
+}
+
+/// Whether a [`VirqTimers`] exists.
+#[cfg(not(MODULE))]
+static CLAIMED: kernel::sync::atomic::AtomicFlag = kernel::sync::atomic::AtomicFlag::new(false);
+
+#[cfg(not(MODULE))]
+impl VirqTimers {
+    /// The table, with nothing bound; `EBUSY` if another one exists.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            slots <- kernel::new_mutex!(Self::claim()?, "xen_clock_virqs"),
+        }? Error)
+    }
+
+    /// Claims the one table, and allocates its slots.
+    fn claim() -> Result<KVec<Option<VirqTimer>>> {
+        if CLAIMED.xchg(true, kernel::sync::atomic::Relaxed) {
+            return Err(EBUSY);
+        }
+        let n = kernel::cpu::nr_cpu_ids() as usize;
+        let mut slots = KVec::with_capacity(n, GFP_KERNEL).inspect_err(|_| Self::release())?;
+        for _ in 0..n {
+            slots
+                .push(None, GFP_KERNEL)
+                .inspect_err(|_| Self::release())?;
+        }
+        Ok(slots)
+    }
+
+    fn release() {
+        CLAIMED.store(false, kernel::sync::atomic::Relaxed);
+    }
+
+    /// Binds the `VIRQ_TIMER` of `cpu`'s vCPU to `handler`, named `timerN` as the C driver's,
+    /// unbinding this table's former binding of it first (returns whether there was one).
+    /// `EBUSY` if something else has it bound.
+    pub(crate) fn bind<T: TimerEventHandler>(
+        &self,
+        cpu: CpuId,
+        handler: &'static T,
+    ) -> Result<bool> {
+        let mut slots = self.slots.lock();
+        let slot = slots.get_mut(cpu.as_u32() as usize).ok_or(EINVAL)?;
+        let was_bound = slot.take().is_some();
+        let mut evtchn = 0;
+        // SAFETY: Reads the event core's per-CPU table for a possible CPU; `evtchn_from_irq()`
+        // takes -1 (nothing bound) as an irq out of range.
+        let irq = unsafe {
+            bindings::irq_evtchn_from_virq(cpu.as_u32(), bindings::VIRQ_TIMER, &mut evtchn)
+        };
+        if irq != -1 {
+            return Err(EBUSY);
+        }
+        *slot = Some(VirqTimer::bind(cpu, handler)?);
+        Ok(was_bound)
+    }
+
+    /// Unbinds `cpu`'s `VIRQ_TIMER`, if this table bound it.
+    pub(crate) fn unbind(&self, cpu: CpuId) {
+        if let Some(slot) = self.slots.lock().get_mut(cpu.as_u32() as usize) {
+            drop(slot.take());
+        }
+    }
+}
+
+#[cfg(not(MODULE))]
+#[pinned_drop]
+impl PinnedDrop for VirqTimers {
+    fn drop(self: Pin<&mut Self>) {
+        for slot in self.slots.lock().iter_mut() {
+            drop(slot.take());
+        }
+        Self::release();
+    }
+}
+
 /// A vCPU's `VIRQ_TIMER`, bound to the driver's handler as the C driver binds it to
 /// `xen_timer_interrupt()` (`xen_setup_timer()`): per CPU, not balanced, a timer interrupt,
 /// resumed early and by force; unbound on drop. Only built in, where the driver replaces the C
@@ -658,9 +749,10 @@ mod hook {
 /// # Invariants
 ///
 /// `irq` is bound to [`VirqTimer::handler`] with `handler` as its `dev_id` and `name` as its
-/// name, from [`VirqTimer::bind`] until drop.
+/// name, from [`VirqTimer::bind`] until drop. It is the only binding of its vCPU's
+/// `VIRQ_TIMER` ([`VirqTimers`] creates it).
 #[cfg(not(MODULE))]
-pub(crate) struct VirqTimer {
+struct VirqTimer {
     irq: u32,
     dev_id: *mut c_void,
     _name: kernel::str::CString,
@@ -668,8 +760,9 @@ pub(crate) struct VirqTimer {
 
 #[cfg(not(MODULE))]
 impl VirqTimer {
-    /// Binds the `VIRQ_TIMER` of `cpu`'s vCPU to `handler`, named `timerN` as the C driver's.
-    pub(crate) fn bind<T: TimerEventHandler>(cpu: CpuId, handler: &'static T) -> Result<Self> {
+    /// Binds the `VIRQ_TIMER` of `cpu`'s vCPU, which nothing has bound ([`VirqTimers::bind`]
+    /// checked), to `handler`, named `timerN` as the C driver's.
+    fn bind<T: TimerEventHandler>(cpu: CpuId, handler: &'static T) -> Result<Self> {
         let name = kernel::str::CString::try_from_fmt(fmt!("timer{}", cpu.as_u32()))?;
         let dev_id = ptr::from_ref(handler).cast_mut().cast::<c_void>();
         let flags = bindings::IRQF_PERCPU
