@@ -409,3 +409,33 @@ t_exp_hotplug_c_2() { exp_hotplug_c; }
 t_exp_hotplug_rs_2() { exp_hotplug_rs; }
 t_exp_hotplug_c_3() { exp_hotplug_c; }
 t_exp_hotplug_rs_3() { exp_hotplug_rs; }
+
+# exp_unregister_busy_on CPU SECONDS: cs_unregister_busy's set-up (the module with
+# clockevents=0, jiffies current in the periodic tick, the C xen clocksource unbound, so that
+# xen-rs is the only clocksource watchdog and rmmod waits, calling clocksource_unregister() every
+# 100 ms), with rmmod pinned to CPU; then SECONDS of 1 s sleeps, each reported on the console at
+# once. Linux 7.3's clocksource watchdog checks tsc's skew between CPUs from the boot CPU's
+# timer with interrupts off, waiting for the other CPU under a timeout it measures with
+# ktime_get_raw_fast_ns(), which with jiffies current stands still while that CPU has interrupts
+# off; a clocksource_unregister() on the other CPU spins for watchdog_lock with interrupts off
+# and cannot take the watchdog's IPI. If that is CI's hang of 2026-12-07, pinned to CPU 1 the
+# guest stops reporting; pinned to CPU 0, where the watchdog's timer runs, it does not.
+exp_unregister_busy_on() {
+	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
+		{ echo "needs highres=off nohz=off"; return 1; }
+	if loaded; then "$HANDBACK" || return 1; fi
+	insmod "$KO" clockevents=0 || return 1
+	switch_clocksource jiffies || return 1
+	echo xen >"$CS/unbind_clocksource" || return 1
+	console "# exp_unregister_busy_on $1: rmmod pinned to CPU $1"
+	taskset -c "$1" rmmod xen_clock >/tmp/rmmod 2>&1 &
+	i=0
+	while [ $i -lt "$2" ]; do
+		sleep 1
+		i=$((i + 1))
+		console "# exp_unregister_busy_on $1: alive after $i s, uptime $(cut -d' ' -f1 /proc/uptime)"
+	done
+	echo "CPU $1: $2 s with rmmod waiting, the guest still ran"
+}
+t_exp_unregister_busy_cpu0() { exp_unregister_busy_on 0 120; }
+t_exp_unregister_busy_cpu1() { exp_unregister_busy_on 1 120; }
