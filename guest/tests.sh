@@ -438,19 +438,26 @@ t_cs_switch_back() {
 # what the watchdog reads: rmmod stays blocked, xen-rs stays listed and time goes on. It used
 # to print an error and free it. Leaves the module unloading for good: the last test before
 # dmesg_clean.
-t_cs_unregister_busy() {
+# xen_rs_sole_watchdog STEP: the module with its clocksource alone (no CPU's tick device holds a
+# reference on it then), jiffies current, the C xen clocksource unbound, so that xen-rs is the
+# clocksource watchdog with nothing to replace it; each step printed on the console at once by
+# STEP, so that a hang shows where it stopped. Also the set-up of experiments/known-failure's
+# exp_unregister_busy_on.
+xen_rs_sole_watchdog() {
 	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
 		{ echo "needs the periodic tick (highres=off nohz=off), where jiffies can be current"; return 1; }
-	# The clocksource alone: no CPU's tick device holds a reference on the module then.
-	# Each step on the console at once, so that a hang shows where it stopped.
-	step() { console "# cs_unregister_busy: $*"; }
 	if loaded; then "$HANDBACK" || return 1; fi
-	step "insmod clockevents=0"
+	$1 "insmod clockevents=0"
 	insmod "$KO" clockevents=0 || return 1
-	step "switching to jiffies"
+	$1 "switching to jiffies"
 	switch_clocksource jiffies || return 1
-	step "unbinding the C xen clocksource"
+	$1 "unbinding the C xen clocksource"
 	echo xen >"$CS/unbind_clocksource" || { echo "could not unbind the C xen clocksource"; return 1; }
+}
+
+t_cs_unregister_busy() {
+	step() { console "# cs_unregister_busy: $*"; }
+	xen_rs_sole_watchdog step || return 1
 	cat "$CS/available_clocksource"
 	tr ' ' '\n' <"$CS/available_clocksource" | grep -qx xen &&
 		{ echo "the C xen clocksource is still listed"; return 1; }

@@ -410,7 +410,7 @@ t_exp_hotplug_rs_2() { exp_hotplug_rs; }
 t_exp_hotplug_c_3() { exp_hotplug_c; }
 t_exp_hotplug_rs_3() { exp_hotplug_rs; }
 
-# exp_unregister_busy_on CPU SECONDS: cs_unregister_busy's set-up (the module with
+# exp_unregister_busy_on CPU SECONDS: cs_unregister_busy's set-up (xen_rs_sole_watchdog: the module with
 # clockevents=0, jiffies current in the periodic tick, the C xen clocksource unbound, so that
 # xen-rs is the only clocksource watchdog and rmmod waits, calling clocksource_unregister() every
 # 100 ms), with rmmod pinned to CPU; then SECONDS of 1 s sleeps, each reported on the console at
@@ -421,12 +421,7 @@ t_exp_hotplug_rs_3() { exp_hotplug_rs; }
 # and cannot take the watchdog's IPI. If that is CI's hang of 2026-12-07, pinned to CPU 1 the
 # guest stops reporting; pinned to CPU 0, where the watchdog's timer runs, it does not.
 exp_unregister_busy_on() {
-	grep -qw 'highres=off' /proc/cmdline && grep -qw 'nohz=off' /proc/cmdline ||
-		{ echo "needs highres=off nohz=off"; return 1; }
-	if loaded; then "$HANDBACK" || return 1; fi
-	insmod "$KO" clockevents=0 || return 1
-	switch_clocksource jiffies || return 1
-	echo xen >"$CS/unbind_clocksource" || return 1
+	xen_rs_sole_watchdog : || return 1
 	console "# exp_unregister_busy_on $1: rmmod pinned to CPU $1"
 	taskset -c "$1" rmmod xen_clock >/tmp/rmmod 2>&1 &
 	i=0
