@@ -96,11 +96,26 @@ impl hotplug::Operations for XenClockEvents {
 /// The fields are dropped in the order they are declared, and set up in the opposite order.
 #[pin_data]
 pub(crate) struct Takeover {
-    // Dropped first: unregisters the devices, CPU by CPU, while the hook still routes events.
+    // Dropped first: removes the CPU hotplug state, whose offline callback unregisters the
+    // devices, CPU by CPU, while the hook still routes events.
     #[pin]
     devices: TickDevices,
+    // Dropped second, still before the hook: waits for any device the core keeps.
+    _unregister: UnregisterAll,
     #[pin]
     hook: TimerEventHook<XenClockEvents>,
+}
+
+/// Unregisters every CPU's device when dropped. The offline callbacks have done so already,
+/// except where a device was its CPU's only one (an init that failed after the take-over, with
+/// the C device unbound meanwhile): then this waits until the tick core lets go of it, and the
+/// hook, dropped after it, still passes that CPU's events on.
+struct UnregisterAll(Arc<XenClockEvents>);
+
+impl Drop for UnregisterAll {
+    fn drop(&mut self) {
+        self.0.devices.unregister_all();
+    }
 }
 
 impl Takeover {
@@ -116,6 +131,7 @@ impl Takeover {
         KBox::pin_init(
             try_pin_init!(Self {
                 hook <- TimerEventHook::new(events.clone()?),
+                _unregister: UnregisterAll(events.clone()?),
                 devices <- TickDevices::new(events?, dir),
             }? Error),
             GFP_KERNEL,

@@ -134,6 +134,11 @@ xen_clock_module_with_mode_params! {
         default: false,
         description: "Test only: probe as if Xen did not offer XENFEAT_hvm_safe_pvclock",
     },
+    fail_init: bool {
+        default: false,
+        description: "Test only: with everything registered, hold the init until \
+            fault/fail_init is written (at most 60 s), then fail it",
+    },
 }
 
 /// The name of the clocksource and of the clock event devices. Built in, the driver replaces
@@ -351,6 +356,8 @@ impl kernel::InPlaceModule for XenClock {
             _farewell: Farewell,
         })
         .pin_chain(|_| {
+            #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+            xen_hv::fault_inject::fail_init(module_parameters::fail_init.value())?;
             pr_info!("loaded\n");
             Ok(())
         })

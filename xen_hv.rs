@@ -457,6 +457,41 @@ pub(crate) mod fault_inject {
         Ok(())
     }
 
+    /// Set by writing a non-zero number to `fault/fail_init`: lets an init held by
+    /// [`fail_init`] go on and fail.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    static INIT_RELEASED: Atomic<u32> = Atomic::new(0);
+
+    /// With `hold`, waits (at most 60 s) until `fault/fail_init` is written, then fails with
+    /// `EIO`: the module's init fails with everything registered, and what the test changed
+    /// meanwhile (a CPU left with no other clock event device) is what its undoing meets.
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    pub(crate) fn fail_init(hold: bool) -> Result {
+        if !hold {
+            return Ok(());
+        }
+        pr_info!("fault: init holds until fault/fail_init is written, then fails\n");
+        for _ in 0..600 {
+            if INIT_RELEASED.load(Relaxed) != 0 {
+                break;
+            }
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(100));
+        }
+        pr_info!("fault: init fails\n");
+        Err(EIO)
+    }
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn show_init_released(_: &(), f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "{}", INIT_RELEASED.load(Relaxed))
+    }
+
+    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
+    fn store_init_released(_: &(), reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+        INIT_RELEASED.store(read_number(reader)?, Relaxed);
+        Ok(())
+    }
+
     /// Parses the decimal number written to a debugfs file.
     #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
     fn read_number<T: core::str::FromStr>(
@@ -506,6 +541,8 @@ pub(crate) mod fault_inject {
         set_timer_op: debugfs::File<TimerCall>,
         #[pin]
         skew_ns: debugfs::File<()>,
+        #[pin]
+        fail_init: debugfs::File<()>,
         dir: debugfs::Dir,
     }
 
@@ -538,6 +575,8 @@ pub(crate) mod fault_inject {
                 set_timer_op <- dir.read_write_callback_file(
                     c"set_timer_op", TimerCall::SetTimerOp, &show, &store),
                 skew_ns <- dir.read_write_callback_file(c"skew_ns", (), &show_skew, &store_skew),
+                fail_init <- dir.read_write_callback_file(
+                    c"fail_init", (), &show_init_released, &store_init_released),
                 dir,
             }? Error)
         }

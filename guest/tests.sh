@@ -760,6 +760,34 @@ t_ce_offline_without_spare() {
 	[ $fail = 0 ] && handed_back && echo "CPU $c went down on xen-rs, came back on it, handed back"
 }
 
+# A CPU bring-up that fails after the CPU's device is registered: the hotplug core's own fault
+# injection (cpuN/hotplug/fail) fails "sched:active", which runs after the driver's CPU hotplug
+# state (in a module, whose online callback registered the device) and after cpu_bringup()
+# (built in, which registered it there). The core takes the CPU down again, and the next online
+# registers the device again and it runs the CPU's tick: a driver that took the device for
+# still registered would leave the CPU on the C device, or built in on none.
+t_ce_bringup_fails() {
+	c=$(nonboot_cpus | tail -1)
+	[ -n "$c" ] || { SKIP_REASON="no CPU but the boot CPU can go offline"; return 4; }
+	[ -e /xc/builtin ] || loaded || insmod "$KO" || return 1
+	xen_rs_in_charge || return 1
+	active=$(sed -n 's/^ *\([0-9]*\): sched:active$/\1/p' $CPUS/hotplug/states)
+	[ -n "$active" ] || { echo "no state sched:active in $CPUS/hotplug/states"; return 1; }
+	watchdog_start 3600 3000
+	fail=0
+	echo 0 >$CPUS/cpu$c/online || { echo "CPU $c did not go offline"; fail=1; }
+	echo "$active" >$CPUS/cpu$c/hotplug/fail || { echo "CPU $c: could not make state $active fail"; fail=1; }
+	if echo 1 >$CPUS/cpu$c/online; then echo "CPU $c came online although state $active failed"; fail=1; fi
+	read -r on <$CPUS/cpu$c/online
+	[ "$on" = 0 ] || { echo "CPU $c is online after its bring-up failed"; fail=1; }
+	echo 1 >$CPUS/cpu$c/online || { echo "CPU $c did not come online"; fail=1; }
+	read -r cur <$CE/clockevent$c/current_device
+	[ "$cur" = "$RS" ] || { echo "CPU $c ticks on $cur after the failed bring-up, not $RS"; fail=1; }
+	watchdog_stop || fail=1
+	[ $fail = 0 ] && xen_rs_in_charge && events_grow &&
+		echo "CPU $c: bring-up failed at state $active (sched:active), next online on $RS"
+}
+
 # A CPU's xen-rs device unbound through sysfs (the C device takes the tick), a save and restore
 # by the host, then the CPU offline and online: the C device keeps the tick across the restore,
 # xen-rs is registered again as the CPU comes back and runs its tick, and the hand-back works
@@ -949,6 +977,82 @@ t_fault_at_load() {
 	nothing_registered || fail=1
 	watchdog_stop || fail=1
 	[ $fail = 0 ]
+}
+
+# insmod_held: the module loaded with fail_init=1 in the background ($INSMOD), until its init
+# holds with everything registered (at most 60 s) and xen-rs runs every CPU's tick. Loaded by
+# finit-module (selftests/finit-module.c), not busybox's insmod, which loads a module whose
+# init failed a second time.
+insmod_held() {
+	n=$(kmsg | grep -c "fault: init holds")
+	"$KSFT/finit-module" "$KO" fail_init=1 2>/tmp/insmod.err &
+	INSMOD=$!
+	i=0
+	until [ "$(kmsg | grep -c "fault: init holds")" -gt "$n" ]; do
+		i=$((i + 1))
+		[ $i -le 600 ] || { echo "the init did not hold within 60 s"; return 1; }
+		sleep 0.1
+	done
+	xen_rs_in_charge
+}
+# insmod_failed: the held insmod ends within 30 s, failing with EIO.
+insmod_failed() {
+	i=0
+	while kill -0 "$INSMOD" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] || { echo "insmod still running 30 s after its init was let go"; return 1; }
+		sleep 0.1
+	done
+	if wait "$INSMOD"; then echo "insmod succeeded"; return 1; fi
+	grep -qi "input/output error" /tmp/insmod.err || { cat /tmp/insmod.err; echo "insmod: not EIO"; return 1; }
+}
+
+# A module init that fails with everything registered (fail_init=1 holds it after the take-over
+# until fault/fail_init is written). With the C devices there to take each tick back, insmod
+# fails with EIO and leaves nothing behind. With CPU C's C device unbound while the init is held,
+# xen-rs is that CPU's only device when the init undoes itself, so the module must not be freed
+# yet: insmod waits, saying so, while xen-rs still runs CPU C's tick (a sleep there wakes:
+# the hook still passes its events on), until CPU C goes offline and the tick core drops the
+# device; insmod then fails, and the CPU comes back on the C device.
+t_fault_init_fails() {
+	c=$(nonboot_cpus | tail -1)
+	[ -n "$c" ] || { SKIP_REASON="no CPU but the boot CPU can go offline"; return 4; }
+	! loaded || "$HANDBACK" || return 1
+	devices_are xen >/dev/null || return 1
+	watchdog_start 600
+	fail=0
+	insmod_held || fail=1
+	echo 1 >"$FAULT/fail_init"
+	insmod_failed || fail=1
+	nothing_registered || fail=1
+	echo "with the C devices there: insmod failed with EIO, nothing left"
+	insmod_held || fail=1
+	echo xen >$CE/clockevent$c/unbind_device || { echo "could not unbind CPU $c's C device"; fail=1; }
+	echo 1 >"$FAULT/fail_init"
+	i=0
+	until dmesg_has "CPU $c: clock event device: still in use (-16), waiting"; do
+		i=$((i + 1))
+		[ $i -le 300 ] || { echo "no message of a wait for CPU $c's device within 30 s"; fail=1; break; }
+		sleep 0.1
+	done
+	taskset -c "$c" sleep 0.2 &
+	s=$!
+	sleep 2
+	if kill -0 $s 2>/dev/null; then
+		echo "a 0.2 s sleep on CPU $c did not end within 2 s while the init waited"
+		kill $s
+		fail=1
+	fi
+	cur=$(cat $CE/clockevent$c/current_device)
+	[ "$cur" = xen-rs ] || { echo "CPU $c ticks on $cur while the init waits, not xen-rs"; fail=1; }
+	kill -0 "$INSMOD" 2>/dev/null || { echo "insmod ended while CPU $c's only device was xen-rs"; fail=1; }
+	echo 0 >$CPUS/cpu$c/online || { echo "CPU $c did not go offline"; fail=1; }
+	insmod_failed || fail=1
+	dmesg_has "CPU $c: clock event device: unregistered after waiting" || { echo "no message of the end of the wait"; fail=1; }
+	echo 1 >$CPUS/cpu$c/online || { echo "CPU $c did not come online"; fail=1; }
+	nothing_registered || fail=1
+	watchdog_stop || fail=1
+	[ $fail = 0 ] && echo "with CPU $c on xen-rs alone: insmod waited while the CPU ticked, failed with EIO once it went offline"
 }
 
 # In the one-shot state: deadlines that VCPUOP_set_singleshot_timer refuses are armed through
