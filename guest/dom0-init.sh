@@ -6,7 +6,9 @@
 # to ours with a "domU| " prefix, and power the machine off when the domU
 # is gone or its time is up. Init must never exit: Xen would report a
 # crashed dom0 and hang instead of powering off.
-export PATH=/usr/lib/xen-4.20/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# The tools of the one Xen this dom0 has: 4.20 (trixie) or 4.17 (bookworm, XEN_PLATFORM=stable-tsc).
+for d in /usr/lib/xen-[0-9]*/bin; do XEN_BIN=$d; done
+export PATH=$XEN_BIN:/usr/sbin:/usr/bin:/sbin:/bin
 say() { echo "xc-dom0: $*"; }
 poweroff_now() {
 	say "powering off"
@@ -28,7 +30,7 @@ mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen/console /var/lib/xen /va
 echo 1 >/proc/sys/kernel/sysrq
 
 . /xc/params
-say "dom0 up: $(uname -r), Xen $(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)"
+say "dom0 up: $(uname -r), Xen $(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)$(cat /sys/hypervisor/version/extra)"
 modprobe -a xen-evtchn xenfs xen-privcmd xen-gntdev xen-gntalloc || say "modprobe failed"
 mount -t xenfs xenfs /proc/xen
 xenstored --pid-file /run/xenstored.pid || { say "xenstored failed"; exit 1; }

@@ -350,6 +350,43 @@ t_cs_available() {
 
 t_cs_switch_to_xen_rs() { switch_clocksource $RS; }
 
+# --- the vDSO ---
+
+# vdso_clock CLOCKSOURCE: with CLOCKSOURCE current, vdso-clock (selftests/vdso-clock.c: reads
+# the clocks through libc with the clock system calls forbidden) and its exit status: 0 read in
+# the vDSO, 1 the reads fell back to the system call. The former clocksource is current again
+# after.
+vdso_clock() {
+	prev=$(cat $CS/current_clocksource)
+	switch_clocksource "$1" || return 2
+	"$KSFT/vdso-clock" -n 1000 >/tmp/vdso 2>&1
+	rc=$?
+	cat /tmp/vdso
+	switch_clocksource "$prev" >/dev/null || { echo "could not switch back to $prev"; return 2; }
+	return $rc
+}
+
+# Xen promises a stable TSC (XEN_PLATFORM=stable-tsc): the module saw PVCLOCK_TSC_STABLE_BIT,
+# and the C driver registered its vDSO time area (it says so when it cannot).
+t_xen_stable_tsc() {
+	dmesg_has "xen_clock: registering clocksource xen-rs, .*Xen promises a stable TSC: true" ||
+		{ kmsg | grep "xen_clock: registering"; echo "no stable TSC promised"; return 1; }
+	! dmesg_has "VCLOCK_PVCLOCK not supported" || { kmsg | grep VCLOCK_PVCLOCK; return 1; }
+}
+
+# With the stable TSC, the C xen clocksource is read in the vDSO: vdso-clock's reads succeed.
+t_vdso_c_xen() { vdso_clock xen; }
+
+# Without the stable TSC the C xen clocksource is read through the system call: vdso-clock's
+# reads fail. (Shows that vdso-clock tells the two apart, on the platform that make check runs
+# by default.)
+t_vdso_c_xen_unstable() {
+	vdso_clock xen
+	rc=$?
+	[ $rc = 1 ] || { echo "vdso-clock exited $rc, not 1 (the reads refused)"; return 1; }
+	grep -q "read through the system call" /tmp/vdso
+}
+
 t_ksft_inconsistency_check_xen_rs() {
 	cs_is $RS && xen_rs_in_charge && ksft inconsistency-check -t 5
 }

@@ -18,12 +18,17 @@
 # failure"). Xen then takes its Intel paths, where XPTI and the L1TF shadowing
 # would slow PV guests threefold; xpti=off pv-l1tf=off keep them off, as Xen
 # keeps them off on AMD. Nothing in the guest needs either: it is a test rig.
+#
+# The platform (XEN_PLATFORM, lib.sh) gives the hypervisor and dom0; on stable-tsc Xen is
+# booted with clocksource=tsc and the test-only tsc=test-reliable (build-xen.sh), so that it
+# runs on the TSC and promises guests a stable one.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 initrd=$1
 logdir=$2
-D0=$CACHE/dom0
+platform_opts=
+[ "$XEN_PLATFORM" = stable-tsc ] && platform_opts="clocksource=tsc tsc=test-reliable"
 limit=${BOOT_TIMEOUT:-$((${DOMU_TIMEOUT:-900} + 240))}
 mkdir -p "$logdir"
 console=$logdir/console.log
@@ -34,7 +39,7 @@ t0=$(date +%s)
 timeout -k 10 "$limit" qemu-system-x86_64 -accel "${QEMU_ACCEL:-tcg}" -cpu "${QEMU_CPU:-max,vendor=GenuineIntel}" -m 3G -smp "${QEMU_SMP:-2}" \
 	-display none -monitor none -no-reboot -serial "file:$console" \
 	-kernel "$D0/xen" \
-	-append "console=com1 com1=115200,8n1 dom0_mem=1800M,max:1800M loglvl=all guest_loglvl=all xpti=off pv-l1tf=off ${XEN_EXTRA:-}" \
+	-append "console=com1 com1=115200,8n1 dom0_mem=1800M,max:1800M loglvl=all guest_loglvl=all xpti=off pv-l1tf=off $platform_opts ${XEN_EXTRA:-}" \
 	-initrd "$D0/vmlinuz console=hvc0 earlyprintk=xen panic=-1 loglevel=4,$initrd" \
 	</dev/null >"$logdir/qemu.log" 2>&1 &
 qpid=$!

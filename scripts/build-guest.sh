@@ -102,6 +102,6 @@ BOOT_AB_ROUNDS=$ab
 P
 mkdir -p "$out"
 (cd "$g/dom0" && find . | cpio -o -H newc --quiet) >"$out/overlay.cpio"
-cat "$CACHE/dom0/rootfs.cpio" "$out/overlay.cpio" >"$out/dom0-initrd.cpio"
+cat "$D0/rootfs.cpio" "$out/overlay.cpio" >"$out/dom0-initrd.cpio"
 rm -f "$out/overlay.cpio"
 note "domU: $(du -k "$g/dom0/xc/initramfs.cpio.gz" | cut -f1) KiB initramfs, $(wc -l <"$planfile") plan lines; dom0 initrd $(du -m "$out/dom0-initrd.cpio" | cut -f1) MB"

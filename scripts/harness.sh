@@ -62,7 +62,8 @@ bash "$REPO/scripts/build-kernel.sh"
 #           save);
 #   EXTRA   added to the guest's command line.
 # check boots the test matrix for PV guests (module and built in, one-shot and periodic) and
-# the stress run on the debug kernel, so that "no lockdep splat" means something; the other
+# the stress run on the debug kernel, so that "no lockdep splat" means something, and a guest
+# on the stable-tsc platform (a plan's "# platform:" line names it; lib.sh); the other
 # modes, and any PLAN=, one guest (DOMU_TYPE, DOMU_VCPUS, XC_BUILTIN, XC_DEBUG, DOMU_EXTRA).
 if [ "$mode" = check ] && [ -z "${PLAN:-}" ]; then
 	boots=(
@@ -71,6 +72,7 @@ if [ "$mode" = check ] && [ -z "${PLAN:-}" ]; then
 		"periodic periodic d pv 2 highres=off nohz=off"
 		"builtin-periodic builtin-periodic y pv 2 highres=off nohz=off"
 		"stress stress d pv 2"
+		"stable stable m pv 2"
 	)
 elif [ "$mode" = check-pvh ] && [ -z "${PLAN:-}" ]; then
 	# The same matrix for PVH guests, outside make check: under QEMU TCG a PVH domU dies
@@ -122,7 +124,13 @@ if [ "$mode" = check ] || [ "$mode" = check-pvh ]; then
 	report_args+=(--lint "$out/lint.tap" --lint-status "$ls")
 fi
 bash "$REPO/scripts/build-selftests.sh"
-bash "$REPO/scripts/build-dom0.sh"
+# plan_platform FILE: the Xen platform the plan's "# platform: NAME" line asks for (lib.sh,
+# XEN_PLATFORM), by default the one XEN_PLATFORM gave (debian unless set).
+default_platform=$XEN_PLATFORM
+plan_platform() { sed -n 's/^# platform: *\([a-z-]*\)$/\1/p' "$1" | grep . || echo "$default_platform"; }
+for p in $(for b in "${boots[@]}"; do read -r _ bplan _ <<<"$b"; plan_platform "$(plan_file "$bplan")"; done | sort -u); do
+	XEN_PLATFORM=$p bash "$REPO/scripts/build-dom0.sh"
+done
 
 for b in "${boots[@]}"; do
 	read -r name bplan kernel type vcpus extra <<<"$b"
@@ -142,13 +150,15 @@ for b in "${boots[@]}"; do
 	# mis-decodes RDTSCP, and without ASIDs the guest lives longer under load.
 	[ "$type" = pvh ] && { cpu=${QEMU_CPU:-max,-rdtscp}; xen_extra=${XEN_EXTRA:-asid=0}; }
 	pf=$(plan_file "$bplan")
+	platform=$(plan_platform "$pf")
 	limit=$DOMU_TIMEOUT
 	if [ -z "$user_timeout" ]; then
 		plan_limit=$(sed -n 's/^# time-limit: *\([0-9][0-9]*\)$/\1/p' "$pf" | head -1)
 		limit=${plan_limit:-$DOMU_TIMEOUT}
 	fi
 	[ "${#boots[@]}" = 1 ] ||
-		stage "guest run $name: $type, $vcpus vCPUs, plan $bplan, $what${extra:+, guest command line + $extra}, at most $limit s"
+		stage "guest run $name: $type, $vcpus vCPUs, plan $bplan, $what${extra:+, guest command line + $extra}, Xen platform $platform, at most $limit s"
+	export XEN_PLATFORM=$platform
 	XC_BUILTIN=$builtin XC_DEBUG=$debug DOMU_EXTRA="$extra" DOMU_TYPE=$type DOMU_VCPUS=$vcpus \
 		DOMU_TIMEOUT=$limit bash "$REPO/scripts/build-guest.sh" "$pf" "$CACHE/boot"
 	s=0

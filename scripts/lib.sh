@@ -6,6 +6,9 @@ LINUX_SOURCE_PKG=linux-source-7.3
 LINUX_SOURCE_VER=7.3.4-1~bpo13+1
 XEN_HV_PKG=xen-hypervisor-4.20-amd64
 XEN_VER=4.20.4+63-g7abfd2bce2-0+deb13u1
+# The "stable-tsc" platform's Xen: built from the one Xen source package the registry serves
+# (build-xen.sh), with bookworm's tools of the same version in its dom0.
+XEN_SRC_VER=4.17.5+72-g01140da4e8-1
 DOM0_KERNEL_PKG=linux-image-6.12.117+deb13-amd64
 DOM0_KERNEL_VER=6.12.117-1
 # rustc 1.86 is built on LLVM 19.1.7, clang 19's: CONFIG_RUST_INLINE_HELPERS needs one LLVM for both
@@ -32,6 +35,16 @@ elif [ "${XC_DEBUG:-0}" = 1 ]; then
 else
 	KOUT=$CACHE/build
 fi
+# XEN_PLATFORM: what the guests run on. "debian" (the default): Debian's Xen 4.20 hypervisor
+# and a trixie dom0. "stable-tsc": Xen 4.17 built from Debian's source with shadow paging and
+# the test-only tsc=test-reliable (build-xen.sh), booted with clocksource=tsc so that it
+# promises a stable TSC, and a bookworm dom0 with its tools. Each has its own cache directory.
+XEN_PLATFORM=${XEN_PLATFORM:-debian}
+case "$XEN_PLATFORM" in
+debian) D0=$CACHE/dom0 ;;
+stable-tsc) D0=$CACHE/dom0-stable-tsc ;;
+*) echo "error: XEN_PLATFORM=$XEN_PLATFORM: debian or stable-tsc" >&2; exit 1 ;;
+esac
 # The built-in tree, whichever tree KOUT is (lint checks the driver in both).
 KOUT_BUILTIN=$CACHE/build-y
 RESULTS=${RESULTS:-$REPO/results}

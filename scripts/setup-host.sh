@@ -13,7 +13,7 @@ set -euo pipefail
 
 HOST_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev libssl-dev
 	   cpio busybox-static debootstrap xz-utils zstd make gcc libc6-dev patch rsync
-	   python3 kmod file python3-sphinx python3-matplotlib)
+	   python3 kmod file python3-sphinx python3-matplotlib dpkg-dev)
 QEMU_PKGS=(qemu-system-x86)
 
 [ "$(id -u)" = 0 ] || die "setup-host.sh installs packages and must run as root"
