@@ -446,21 +446,10 @@ pub(crate) mod fault_inject {
         now
     }
 
-    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
-    fn show_skew(_: &(), f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        writeln!(f, "{}", SKEW_NS.load(Relaxed))
-    }
-
-    #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
-    fn store_skew(_: &(), reader: &mut kernel::uaccess::UserSliceReader) -> Result {
-        SKEW_NS.store(read_number(reader)?, Relaxed);
-        Ok(())
-    }
-
     /// Set by writing a non-zero number to `fault/fail_init`: lets an init held by
     /// [`fail_init`] go on and fail.
     #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
-    static INIT_RELEASED: Atomic<u32> = Atomic::new(0);
+    static INIT_RELEASED: Atomic<u64> = Atomic::new(0);
 
     /// With `hold`, waits (at most 60 s) until `fault/fail_init` is written, then fails with
     /// `EIO`: the module's init fails with everything registered, and what the test changed
@@ -481,14 +470,21 @@ pub(crate) mod fault_inject {
         Err(EIO)
     }
 
+    /// A debugfs file's view of one of the settings above: reads and takes a decimal number.
     #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
-    fn show_init_released(_: &(), f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        writeln!(f, "{}", INIT_RELEASED.load(Relaxed))
+    fn show_setting(
+        setting: &&'static Atomic<u64>,
+        f: &mut core::fmt::Formatter<'_>,
+    ) -> core::fmt::Result {
+        writeln!(f, "{}", setting.load(Relaxed))
     }
 
     #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
-    fn store_init_released(_: &(), reader: &mut kernel::uaccess::UserSliceReader) -> Result {
-        INIT_RELEASED.store(read_number(reader)?, Relaxed);
+    fn store_setting(
+        setting: &&'static Atomic<u64>,
+        reader: &mut kernel::uaccess::UserSliceReader,
+    ) -> Result {
+        setting.store(read_number(reader)?, Relaxed);
         Ok(())
     }
 
@@ -540,9 +536,9 @@ pub(crate) mod fault_inject {
         #[pin]
         set_timer_op: debugfs::File<TimerCall>,
         #[pin]
-        skew_ns: debugfs::File<()>,
+        skew_ns: debugfs::File<&'static Atomic<u64>>,
         #[pin]
-        fail_init: debugfs::File<()>,
+        fail_init: debugfs::File<&'static Atomic<u64>>,
         dir: debugfs::Dir,
     }
 
@@ -574,9 +570,10 @@ pub(crate) mod fault_inject {
                     c"stop_periodic", TimerCall::StopPeriodic, &show, &store),
                 set_timer_op <- dir.read_write_callback_file(
                     c"set_timer_op", TimerCall::SetTimerOp, &show, &store),
-                skew_ns <- dir.read_write_callback_file(c"skew_ns", (), &show_skew, &store_skew),
+                skew_ns <- dir.read_write_callback_file(
+                    c"skew_ns", &SKEW_NS, &show_setting, &store_setting),
                 fail_init <- dir.read_write_callback_file(
-                    c"fail_init", (), &show_init_released, &store_init_released),
+                    c"fail_init", &INIT_RELEASED, &show_setting, &store_setting),
                 dir,
             }? Error)
         }
