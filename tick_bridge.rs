@@ -28,8 +28,12 @@ use crate::{
         TickDevices,
         XenClockEvents, //
     },
-    xen_hv::TimerEventHook,
-    XenTime, //
+    xen_hv::{
+        self,
+        TimerEventHook, //
+    },
+    XenTime,
+    MIN_DELTA_NS_DEFAULT, //
 };
 use kernel::{
     cpu::{
@@ -50,6 +54,10 @@ const RATING_DEFAULT: i32 = 250;
 /// The clocksource's rating with `prefer`: above the C `xen` (400) and `tsc` (300), so the
 /// kernel switches to it.
 const RATING_PREFERRED: i32 = 410;
+
+/// The rating of the `tsc` clocksource (`arch/x86/kernel/tsc.c`): the C driver rates `xen`
+/// below it where the TSC is safe to use, and `prefer` says so when it overrides that.
+const TSC_RATING: i32 = 300;
 
 #[vtable]
 impl hotplug::Operations for XenClockEvents {
@@ -160,11 +168,18 @@ impl Driver {
         dir: &'a debugfs::Dir,
     ) -> impl PinInit<Self, Error> + 'a {
         let rating = if module_parameters::prefer.value() {
+            let c_rating = xen_hv::c_clocksource_rating();
+            if c_rating < TSC_RATING {
+                pr_notice!(
+                    "prefer: rated {RATING_PREFERRED}, above tsc, although the C driver rated \
+                     xen {c_rating} so that tsc wins: Xen says the TSC is safe to use here\n"
+                );
+            }
             RATING_PREFERRED
         } else {
             RATING_DEFAULT
         };
-        let probed = probe(rating);
+        let probed = probe(rating, MIN_DELTA_NS_DEFAULT);
         try_pin_init!(Self {
             _clocksource <- Registration::new(probed?.clocksource, XenTime, module),
             tick: match probed?.clockevents {

@@ -68,14 +68,15 @@ fn get() -> Option<&'static BuiltinTime> {
 
 /// Takes Xen time over from the C driver: probes, registers the clocksource with
 /// `clocksource_rating` (the C driver's choice) and sets up every CPU's clock event device,
-/// registered later, CPU by CPU ([`setup_cpu_clockevents`]). On an error, the C driver keeps
-/// Xen time, and nothing is left registered.
-pub(crate) fn time_init(clocksource_rating: i32) -> Result {
+/// registered later, CPU by CPU ([`setup_cpu_clockevents`]), with the C driver's
+/// `timer_slop_ns` (`xen_timer_slop=`) as their `min_delta_ns` unless `min_delta_ns=` is given.
+/// On an error, the C driver keeps Xen time, and nothing is left registered.
+pub(crate) fn time_init(clocksource_rating: i32, timer_slop_ns: u64) -> Result {
     if !module_parameters::clockevents.value() {
         pr_info!("clockevents=0: the C driver keeps Xen time\n");
         return Err(ENODEV);
     }
-    take_over(clocksource_rating).inspect_err(|e| {
+    take_over(clocksource_rating, timer_slop_ns).inspect_err(|e| {
         pr_err!(
             "could not take Xen time over ({e:?}): the C xen clocksource and clock event \
              devices keep it\n"
@@ -85,8 +86,8 @@ pub(crate) fn time_init(clocksource_rating: i32) -> Result {
     Ok(())
 }
 
-fn take_over(clocksource_rating: i32) -> Result {
-    let probed = probe(clocksource_rating)?;
+fn take_over(clocksource_rating: i32, timer_slop_ns: u64) -> Result {
+    let probed = probe(clocksource_rating, timer_slop_ns)?;
     let settings = probed.clockevents.ok_or(EINVAL)?;
     let module = kernel::module::this_module::<crate::LocalModule>();
     let events = Arc::new(XenClockEvents::new(settings, module)?, GFP_KERNEL)?;

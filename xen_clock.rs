@@ -33,6 +33,7 @@ mod xen_builtin;
 mod xen_clockevent;
 mod xen_hv;
 
+use core::fmt;
 use kernel::{
     debugfs,
     module_param::ModuleParam,
@@ -44,7 +45,10 @@ use kernel::{
         Full,
         Relaxed, //
     },
-    time::clocksource,
+    time::clocksource::{
+        self,
+        VdsoClock, //
+    },
 };
 use pvclock::{
     PVCLOCK_GUEST_STOPPED,
@@ -81,9 +85,10 @@ macro_rules! xen_clock_module {
                         every deadline, as the C driver)",
                 },
                 min_delta_ns: u64 {
-                    default: 1,
+                    default: MIN_DELTA_NS_DEFAULT,
                     description: "Shortest delay of a one-shot event in ns, \
-                        from 1 to one tick period (timer slop); 1 as in the C driver",
+                        from 1 to one tick period (timer slop); 1 as in the C driver; \
+                        built in, xen_timer_slop= sets it too",
                 },
                 $($params)*
             },
@@ -254,6 +259,9 @@ impl clocksource::Operations for XenTime {
     }
 }
 
+/// The `min_delta_ns` parameter's default: the C driver's `TIMER_SLOP`.
+pub(crate) const MIN_DELTA_NS_DEFAULT: u64 = 1;
+
 /// What the checks found: how to register the clocksource, and the clock event devices'
 /// settings if they are wanted.
 #[derive(Clone, Copy)]
@@ -264,8 +272,9 @@ struct Probed {
 
 /// Checks, before anything is registered, that this is a Xen guest with a pvclock record that
 /// is safe to read, and the parameters and the guest for the clock event devices if they are
-/// wanted; the clocksource is to be rated `rating`.
-fn probe(rating: i32) -> Result<Probed> {
+/// wanted; the clocksource is to be rated `rating`, and the devices' `min_delta_ns` is
+/// `default_min_delta_ns` unless the parameter is given (other than its default).
+fn probe(rating: i32, default_min_delta_ns: u64) -> Result<Probed> {
     #[cfg(CONFIG_XEN_CLOCK_RUST_FAULT_INJECTION)]
     xen_hv::fault_inject::arm(
         xen_hv::TimerCall::StopPeriodic,
@@ -284,8 +293,15 @@ fn probe(rating: i32) -> Result<Probed> {
         return Err(ENODEV);
     }
     let clockevents = if module_parameters::clockevents.value() {
+        let min_delta_ns = match module_parameters::min_delta_ns.value() {
+            MIN_DELTA_NS_DEFAULT if default_min_delta_ns != MIN_DELTA_NS_DEFAULT => {
+                pr_info!("min_delta_ns={default_min_delta_ns}, from xen_timer_slop=\n");
+                default_min_delta_ns
+            }
+            given => given,
+        };
         Some(xen_clockevent::XenClockEvents::probe(
-            module_parameters::min_delta_ns.value(),
+            min_delta_ns,
             guest.vcpuop_timer_in_use,
             module_parameters::deadline.value().0,
             module_parameters::coupled.value(),
@@ -301,8 +317,11 @@ fn probe(rating: i32) -> Result<Probed> {
     drop(time);
     TSC_STABLE_TRUSTED.store(flags & PVCLOCK_TSC_STABLE_BIT != 0, Relaxed);
     let stable = flags & PVCLOCK_TSC_STABLE_BIT != 0;
+    let vdso = VdsoClock::pvclock();
     pr_info!(
-        "registering clocksource {NAME}, rating {rating}, Xen promises a stable TSC: {stable}\n"
+        "registering clocksource {NAME}, rating {rating}, Xen promises a stable TSC: {stable}, \
+         read in the vDSO: {}\n",
+        vdso.is_some()
     );
     Ok(Probed {
         clocksource: clocksource::Config {
@@ -312,6 +331,7 @@ fn probe(rating: i32) -> Result<Probed> {
             id: clocksource::Id::XenPvclock,
             // The vCPU timer's devices take deadlines in Xen time (`xen_clockevent.rs`).
             coupled: true,
+            vdso,
         },
         clockevents,
     })
@@ -334,8 +354,22 @@ struct XenClock {
     _driver: Driver,
     #[pin]
     _checks: checks::Checks,
+    #[pin]
+    _vdso: debugfs::File<()>,
     // Dropped last, once everything else is gone.
     _farewell: Farewell,
+}
+
+/// `xen_clock/vdso`: whether user space reads the clocksource in the vDSO, and if not, why.
+fn show_vdso(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match VdsoClock::pvclock() {
+        Some(_) => writeln!(f, "pvclock"),
+        None => writeln!(
+            f,
+            "none: Xen promised no stable TSC at boot, so the kernel mapped no pvclock \
+             record for the vDSO; every read is a system call"
+        ),
+    }
 }
 
 /// Says "unloaded" when dropped.
@@ -351,6 +385,7 @@ impl kernel::InPlaceModule for XenClock {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let dir = debugfs::Dir::new(c"xen_clock");
         try_pin_init!(Self {
+            _vdso <- dir.read_callback_file(c"vdso", (), &show_vdso),
             _checks <- checks::Checks::new(dir.clone()),
             _driver <- Driver::new(module, &dir),
             _farewell: Farewell,

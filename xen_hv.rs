@@ -70,6 +70,15 @@ pub(crate) fn vcpuop_timer_in_use() -> bool {
     unsafe { bindings::xen_vcpuop_timer_in_use() }
 }
 
+/// The rating the C driver gave its `xen` clocksource (`xen_clocksource_rating()`): 400, or
+/// below `tsc`'s 300 where the TSC is as good (275 in dom0, 299 where Xen says it is
+/// invariant, stable and never emulated).
+#[cfg(MODULE)]
+pub(crate) fn c_clocksource_rating() -> i32 {
+    // SAFETY: The function only reads a field written once during boot.
+    unsafe { bindings::xen_clocksource_rating() }
+}
+
 /// Whether the tick can run on the `VCPUOP` one-shot timer: built in, always, because
 /// `xen_time_init()` hands Xen time to the driver only once it chose that timer.
 #[cfg(not(MODULE))]
@@ -888,15 +897,19 @@ mod entry {
         prelude::*, //
     };
 
-    /// From `xen_time_init()`, on the boot CPU, before the first tick: 0 if the driver took
-    /// Xen time over (it then registered the clocksource), an error if the C driver keeps it.
+    /// From `xen_time_init()`, on the boot CPU, before the first tick, with the C driver's
+    /// clocksource rating and timer slop (`xen_timer_slop=`): 0 if the driver took Xen time
+    /// over (it then registered the clocksource), an error if the C driver keeps it.
     ///
     /// # Safety
     ///
     /// Called only from `arch/x86/xen/time.c`, in the context stated above.
     #[export]
-    unsafe extern "C" fn xen_clock_rust_time_init(clocksource_rating: c_int) -> c_int {
-        from_result(|| xen_builtin::time_init(clocksource_rating).map(|()| 0))
+    unsafe extern "C" fn xen_clock_rust_time_init(
+        clocksource_rating: c_int,
+        timer_slop_ns: u64,
+    ) -> c_int {
+        from_result(|| xen_builtin::time_init(clocksource_rating, timer_slop_ns).map(|()| 0))
     }
 
     /// From `xen_setup_timer()`: the boot CPU from `xen_time_init()`, each other CPU from the

@@ -366,12 +366,70 @@ vdso_clock() {
 	return $rc
 }
 
-# Xen promises a stable TSC (XEN_PLATFORM=stable-tsc): the module saw PVCLOCK_TSC_STABLE_BIT,
+# Xen promises a stable TSC (XEN_PLATFORM=stable-tsc): the driver saw PVCLOCK_TSC_STABLE_BIT,
 # and the C driver registered its vDSO time area (it says so when it cannot).
 t_xen_stable_tsc() {
-	dmesg_has "xen_clock: registering clocksource xen-rs, .*Xen promises a stable TSC: true" ||
+	dmesg_has "xen_clock: registering clocksource $RS, .*Xen promises a stable TSC: true" ||
 		{ kmsg | grep "xen_clock: registering"; echo "no stable TSC promised"; return 1; }
 	! dmesg_has "VCLOCK_PVCLOCK not supported" || { kmsg | grep VCLOCK_PVCLOCK; return 1; }
+}
+
+# vdso_mode WANT: the driver's debugfs file vdso starts with WANT (pvclock, or none and why).
+vdso_mode() {
+	echo "xen_clock/vdso: $(cat $DBG/vdso)"
+	grep -q "^$1" $DBG/vdso || { echo "not $1"; return 1; }
+}
+
+# With the stable TSC, the driver's clocksource is read in the vDSO, from the pvclock record
+# the C driver mapped for it at boot: vdso-clock's reads succeed with the clock system calls
+# forbidden.
+t_vdso_rs() {
+	dmesg_has "xen_clock: registering clocksource $RS, .*read in the vDSO: true" ||
+		{ kmsg | grep "xen_clock: registering"; return 1; }
+	vdso_mode pvclock && vdso_clock $RS
+}
+
+# Without the stable TSC, the driver's clocksource is read through the system call, as the C
+# one is (vdso_c_xen_unstable): vdso-clock's reads fail, and the driver says why.
+t_vdso_rs_unstable() {
+	vdso_mode "none: Xen promised no stable TSC" || return 1
+	vdso_clock $RS
+	rc=$?
+	[ $rc = 1 ] || { echo "vdso-clock exited $rc, not 1 (the reads refused)"; return 1; }
+	grep -q "read through the system call" /tmp/vdso
+}
+
+# inconsistency-check pinned to each CPU in turn, with the driver's clocksource current and read
+# in the vDSO: the vDSO reads vCPU 0's record wherever it runs, the kernel the current vCPU's.
+t_vdso_inconsistency_each_cpu() {
+	vdso_mode pvclock || return 1
+	prev=$(cat $CS/current_clocksource)
+	switch_clocksource $RS || return 1
+	fail=0
+	for c in $(present_cpus); do
+		echo "CPU $c:"
+		(cd "$KSFT" && timeout 60 taskset -c "$c" ./inconsistency-check -t 2) >/tmp/ic 2>&1 ||
+			fail=1
+		tail -3 /tmp/ic
+	done
+	switch_clocksource "$prev" >/dev/null || { echo "could not switch back to $prev"; fail=1; }
+	return $fail
+}
+
+# After a save and restore (ce_save_restore): the C driver registered the vDSO's time area
+# again, and the driver's clocksource is still read in the vDSO, consistently on every CPU.
+t_vdso_after_save() { t_vdso_rs && t_vdso_inconsistency_each_cpu; }
+
+# Built in, xen_timer_slop= (the C driver's boot parameter; the boot's command line has
+# xen_timer_slop=100000) sets every CPU's device's min_delta_ns, as it does the C devices'.
+t_timer_slop_builtin() {
+	[ -e /xc/builtin ] || { SKIP_REASON="not the built-in kernel"; return 4; }
+	grep -qw "xen_timer_slop=100000" /proc/cmdline || { echo "no xen_timer_slop=100000 on the command line"; return 1; }
+	dmesg_has "xen_clock: min_delta_ns=100000, from xen_timer_slop=" ||
+		{ echo "the driver did not take xen_timer_slop="; return 1; }
+	awk '/^Clock Event Device: / { dev = $4 }
+		dev == "xen" && /^ min_delta_ns:/ { n++; print "xen device " n ": min_delta_ns " $2; if ($2 < 100000 || $2 > 100100) bad = 1 }
+		END { exit bad || n != '"$(present_cpus | wc -l)"' }' /proc/timer_list
 }
 
 # With the stable TSC, the C xen clocksource is read in the vDSO: vdso-clock's reads succeed.
@@ -527,6 +585,51 @@ t_bench() {
 	for c in $(present_cpus); do
 		taskset -c "$c" cat "$DBG/bench" || return 1
 	done
+}
+
+# What a program pays to read CLOCK_MONOTONIC (selftests/clock-read-cost.c) with tsc, the C xen
+# and the driver's clocksource current, in 5 rounds, the order rotated each round: through libc
+# (the vDSO where the clocksource has a vDSO mode) and through the system call. Per clocksource
+# and kind, the median and the range of the rounds' medians, and the ratios of the driver's to the
+# others'. A measurement: it fails only if a clocksource is missing or a read fails.
+t_bench_user_read() {
+	prev=$(cat $CS/current_clocksource)
+	for cs in tsc xen $RS; do
+		grep -qw "$cs" $CS/available_clocksource || { echo "no $cs clocksource"; return 1; }
+	done
+	: >/tmp/ur
+	for r in 1 2 3 4 5; do
+		case $((r % 3)) in
+		0) order="tsc xen $RS" ;;
+		1) order="xen $RS tsc" ;;
+		2) order="$RS tsc xen" ;;
+		esac
+		for cs in $order; do
+			switch_clocksource "$cs" >/dev/null || { echo "could not switch to $cs"; return 1; }
+			"$KSFT/clock-read-cost" -b 21 -n 2000 >/tmp/urr || { cat /tmp/urr; return 1; }
+			sed "s/^/round $r $cs /" /tmp/urr >>/tmp/ur
+		done
+	done
+	switch_clocksource "$prev" >/dev/null || { echo "could not switch back to $prev"; return 1; }
+	grep -v batches: /tmp/ur
+	echo "read cost, ns (median of the 5 rounds' medians, and their range); the vDSO: $(cat $DBG/vdso)"
+	awk -v rs="$RS" '$4 ~ /^(libc|syscall):$/ {
+			k = $3 " " substr($4, 1, length($4) - 1); n[k]++; v[k, n[k]] = $16
+		}
+		END {
+			split("tsc xen " rs, css, " ")
+			for (i = 1; i <= 3; i++) for (j = 1; j <= 2; j++) {
+				k = css[i] " " (j == 1 ? "libc" : "syscall")
+				m = n[k]
+				for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++)
+					if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
+				med[k] = v[k, int((m + 1) / 2)]
+				printf "%s: median %.1f, rounds %.1f to %.1f\n", k, med[k], v[k, 1], v[k, m]
+			}
+			printf "ratio %s/xen libc %.2f, %s/tsc libc %.2f, %s/xen syscall %.2f\n",
+				rs, med[rs " libc"] / med["xen libc"], rs, med[rs " libc"] / med["tsc libc"],
+				rs, med[rs " syscall"] / med["xen syscall"]
+		}' /tmp/ur
 }
 
 # --- the xen-rs clock event devices ---

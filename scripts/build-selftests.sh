@@ -12,7 +12,7 @@ OUT=$CACHE/selftests
 
 stage "kselftest timer programs"
 TWIN=$REPO/experiments/known-failure/twin
-key="$LINUX_SOURCE_VER ${PROGS[*]} experiment=${XC_EXPERIMENT:-0} $(cat "$REPO/selftests/timer-latency.c" "$REPO/selftests/vdso-clock.c" "$REPO/selftests/finit-module.c" "$TWIN/"* "$KOUT/Module.symvers" | sha256sum | cut -c1-16)"
+key="$LINUX_SOURCE_VER ${PROGS[*]} experiment=${XC_EXPERIMENT:-0} $(cat "$REPO/selftests/timer-latency.c" "$REPO/selftests/vdso-clock.c" "$REPO/selftests/clock-read-cost.c" "$REPO/selftests/finit-module.c" "$TWIN/"* "$KOUT/Module.symvers" | sha256sum | cut -c1-16)"
 if stamp_ok selftests "$key"; then
 	note "cached: ${PROGS[*]}"
 	exit 0
@@ -35,6 +35,7 @@ fi
 # The project's own timer tests (selftests/), built the same way.
 gcc -O2 -static -Wall -Werror -o "$OUT/timer-latency" "$REPO/selftests/timer-latency.c" -lrt -lpthread
 gcc -O2 -static -Wall -Werror -o "$OUT/vdso-clock" "$REPO/selftests/vdso-clock.c"
+gcc -O2 -static -Wall -Werror -o "$OUT/clock-read-cost" "$REPO/selftests/clock-read-cost.c"
 gcc -O2 -static -Wall -Werror -o "$OUT/finit-module" "$REPO/selftests/finit-module.c"
 # The C twin of the xen-rs clock event device, for the experiments on the known failure
 # (experiments/known-failure/, XC_EXPERIMENT=1 when one of their plans runs): built out of tree
@@ -47,7 +48,7 @@ if [ "${XC_EXPERIMENT:-0}" = 1 ] && [ "${XC_VANILLA:-0}" != 1 ]; then
 		{ tail -20 "$OUT/build.log"; die "xen_twin.ko build failed"; }
 	cp "$CACHE/twin/xen_twin.ko" "$OUT/"
 fi
-PROGS+=(timer-latency vdso-clock finit-module)
+PROGS+=(timer-latency vdso-clock clock-read-cost finit-module)
 for p in "${PROGS[@]}"; do
 	[ -x "$OUT/$p" ] || die "selftest $p was not built (log: $OUT/build.log)"
 done

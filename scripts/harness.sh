@@ -73,6 +73,7 @@ if [ "$mode" = check ] && [ -z "${PLAN:-}" ]; then
 		"builtin-periodic builtin-periodic y pv 2 highres=off nohz=off"
 		"stress stress d pv 2"
 		"stable stable m pv 2"
+		"stable-builtin stable-builtin y pv 2 xen_timer_slop=100000"
 	)
 elif [ "$mode" = check-pvh ] && [ -z "${PLAN:-}" ]; then
 	# The same matrix for PVH guests, outside make check: under QEMU TCG a PVH domU dies
@@ -83,6 +84,13 @@ elif [ "$mode" = check-pvh ] && [ -z "${PLAN:-}" ]; then
 		"pvh-builtin builtin y pvh 2"
 		"pvh-periodic periodic d pvh 2 highres=off nohz=off"
 		"pvh-builtin-periodic builtin-periodic y pvh 2 highres=off nohz=off"
+	)
+elif [ "$mode" = bench ] && [ -z "${PLAN:-}" ]; then
+	# The benchmarks, then what a program pays to read the clock where Xen promises a stable
+	# TSC (the stable-tsc platform), which the first guest's Xen does not.
+	boots=(
+		"bench bench m pv ${DOMU_VCPUS:-2} $DOMU_EXTRA"
+		"bench-stable bench-stable m pv ${DOMU_VCPUS:-2} $DOMU_EXTRA"
 	)
 elif [ "$mode" = soak ] && [ -z "${PLAN:-}" ]; then
 	# 1000 cycles print more than the default 128 KiB ring holds, and dmesg_clean needs it
@@ -177,6 +185,9 @@ if [ "$mode" = run ]; then
 fi
 if [ "$mode" = bench ]; then
 	stage "benchmark"
+	# With PLAN= one guest, in $out itself.
+	bdir=$out
+	[ -d "$out/bench" ] && bdir=$out/bench
 	{
 		echo "# xen-clock bench, $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$REPO" describe --always --dirty 2>/dev/null)"
 		echo "# one read of each clocksource, interleaved, interrupts off, TSC-timed; ns"
@@ -188,18 +199,23 @@ if [ "$mode" = bench ]; then
 		echo "# loaded module's hook); each arm after each other equally"
 		echo "# often (guest/arm-order.awk), each arm's first LAT_WARMUP sleeps (100) not counted; same boot; ns"
 		# Without run_test's "NAME: starting at" lines.
-		sed -n '/^ok [0-9]* - module_insmod/,/^ok [0-9]* - bench_timer_latency/p' "$out/domu.log" |
-			sed -n 's/^# //p' | grep -v ': starting at [0-9.]*s$'
+		sed -n '/^ok [0-9]* - module_insmod/,/^ok [0-9]* - bench_timer_latency/p' "$bdir/domu.log" |
+			sed -n 's/^# //p' | grep -v -e ': starting at [0-9.]*s$' -e ' batches: '
 		echo "# then the deadline policies (guest/tests.sh, t_bench_deadline_policies)"
-		sed -n '/^ok [0-9]* - bench_timer_latency/,/^ok [0-9]* - bench_deadline_policies/p' "$out/domu.log" |
+		sed -n '/^ok [0-9]* - bench_timer_latency/,/^ok [0-9]* - bench_deadline_policies/p' "$bdir/domu.log" |
 			sed -n 's/^# //p' | grep -v -e '^series ' -e ': starting at [0-9.]*s$'
+		if [ -f "$out/bench-stable/domu.log" ]; then
+			echo "# then, in a second guest on the stable-tsc platform, what a program pays to read the clock"
+			sed -n '/^ok [0-9]* - xen_stable_tsc/,/^ok [0-9]* - bench_user_read/p' "$out/bench-stable/domu.log" |
+				sed -n 's/^# //p' | grep -v -e ': starting at [0-9.]*s$' -e ' batches: '
+		fi
 	} | tee "$RESULTS/bench-$(date +%Y%m%d-%H%M%S).txt" | sed 's/^/    /'
-	sed -n 's/^# \(series .*\)/\1/p' "$out/domu.log" >"$out/series.txt"
+	sed -n 's/^# \(series .*\)/\1/p' "$bdir/domu.log" >"$bdir/series.txt"
 	# The table and the plot of Documentation/deadline-policies.rst, from this run.
 	# Debian's python3, which has Debian's matplotlib (setup-host.sh).
 	# PLAN=bench-latency has no policy runs to report.
 	if [ "$plan" = bench ]; then
-		/usr/bin/python3 "$REPO/scripts/bench_report.py" "$out" || note "bench_report.py failed"
+		/usr/bin/python3 "$REPO/scripts/bench_report.py" "$bdir" || note "bench_report.py failed"
 	fi
 fi
 stage "results ($out)"
