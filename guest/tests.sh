@@ -217,7 +217,7 @@ t_kunit_pvclock() {
 # CONFIG_RUST_KERNEL_DOCTESTS): all passed, those of the series' abstractions among them.
 # DOCTEST_MODULES: MODULE:N, each module of rust/kernel/ whose N doctests must all pass.
 # Then the series' own KUnit suites of the kernel crate (KUNIT_SUITES: SUITE:N, N cases passed).
-DOCTEST_MODULES="time/clocksource:2 time/clockevents:2 cpu/hotplug:1 cpu:2 sync/barrier:2"
+DOCTEST_MODULES="time/clocksource:3 time/clockevents:2 cpu/hotplug:1 cpu:2 sync/barrier:2"
 KUNIT_SUITES="rust_kernel_clockevents:2"
 t_kunit_rust_doctests() {
 	[ -e /xc/builtin ] || { SKIP_REASON="doctests are built only into the built-in kernel"; return 4; }
