@@ -92,7 +92,12 @@ if ! xl create /xc/domu.cfg "extra=\"$extra\"" >/tmp/xl-create.log 2>&1; then
 fi
 log=/var/log/xen/console/guest-xcdomu.log
 touch "$log"
-tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r l; do printf 'domU| %s\n' "${l%$'\r'}"; done &
+# The stream ends by itself once it has passed on the end of the plan.
+tail -n +1 -F "$log" 2>/dev/null | while IFS= read -r l; do
+	l=${l%$'\r'}
+	printf 'domU| %s\n' "$l"
+	case $l in "# xen-clock: end of plan"*) break ;; esac
+done &
 streamer=$!
 
 # host_action ACTION...: what the domU asked for with an "xc-ctl: ACTION" console line
@@ -174,6 +179,17 @@ while :; do
 	fi
 	sleep 1
 done
+# The console stream lags behind a domU that printed much at the end (make bench's series,
+# whose tail was once cut off here): once the plan ended, wait for the stream to pass its
+# end on, for at most 300 s.
+if [ -n "$ended" ] || grep -q '^# xen-clock: end of plan' "$log"; then
+	w=0
+	while kill -0 "$streamer" 2>/dev/null && [ $w -lt 300 ]; do
+		sleep 1
+		w=$((w + 1))
+	done
+	[ $w -lt 300 ] || say "the console stream did not catch up in 300 s"
+fi
 sleep 2
 kill "$streamer" 2>/dev/null
 say "$verdict after $(($(date +%s) - t0)) s"
